@@ -1,0 +1,1 @@
+"""Inputs (sources) and parsers that turn raw logs and packets into ECS events."""

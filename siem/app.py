@@ -1,0 +1,103 @@
+"""The App: configuration, store, registries and console, built once per process.
+
+Commands receive AppOptions from click (``ctx.obj``) and build the App from them; tests build
+their own App with a temporary data directory. This is the one place in ``siem`` that names
+the collectors' registry.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from siem.config import Config, load_config
+from siem.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from siem.store.base import Store
+
+
+@dataclass(frozen=True, slots=True)
+class AppOptions:
+    """What the root command line says about the environment."""
+
+    config_file: str | None = None
+    data_dir: str | None = None
+    language: str | None = None
+    debug: bool = False
+
+
+@dataclass
+class App:
+    """Everything a command needs, created lazily and closed once."""
+
+    config: Config
+    debug: bool = False
+    _store: Store | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def from_options(cls, options: AppOptions) -> App:
+        """Load the configuration the options point at."""
+        config = load_config(options.config_file, data_dir=options.data_dir, language=options.language)
+        return cls(config=config, debug=options.debug)
+
+    @property
+    def data_path(self) -> Path:
+        """The data directory, created (mode 0700) on first use."""
+        path = self.config.data_path
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create data directory {path}: {exc.strerror}", path=self.config.source_file) from exc
+        return path
+
+    @property
+    def store(self) -> Store:
+        """The configured store, opened (and migrated) on first use."""
+        if self._store is None:
+            from siem.store.factory import open_store
+
+            self._store = open_store(self.config, self.data_path)
+        return self._store
+
+    @cached_property
+    def console(self) -> Console:
+        """Rich console for results (stdout)."""
+        from rich.console import Console
+
+        return Console()
+
+    @cached_property
+    def err_console(self) -> Console:
+        """Rich console for progress and status (stderr)."""
+        from rich.console import Console
+
+        return Console(stderr=True)
+
+    @property
+    def officer(self) -> str:
+        """Who is acting, for the audit log: the configured officer or the OS user."""
+        if self.config.officer:
+            return self.config.officer
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return os.environ.get("USER", "unknown")
+
+    def close(self) -> None:
+        """Close the store if it was opened."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    @property
+    def interactive(self) -> bool:
+        """Whether stderr is a terminal (live status lines, progress bars)."""
+        return sys.stderr.isatty()
