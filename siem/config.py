@@ -161,7 +161,8 @@ def bind(cls: type[T], raw: Any, *, path: str | None, key_path: str = "", line: 
     if not isinstance(raw, dict):
         raise ConfigError(f"{key_path or 'top level'} must be a mapping", path=path, line=line)
     hints = get_type_hints(cls)
-    known = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    known = {f.name: f for f in fields if not f.metadata.get("internal")}
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
         key_line = raw.line_of(key) if isinstance(raw, LocatedDict) else line

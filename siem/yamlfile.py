@@ -52,7 +52,7 @@ def _construct_mapping(loader: _LocatingLoader, node: yaml.MappingNode) -> Locat
 
 _LocatingLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
+    _construct_mapping,
 )
 
 
@@ -64,7 +64,7 @@ def load_yaml_text(text: str, path: str = "<string>") -> Any:
 
     Loader.path = path
     try:
-        return yaml.load(text, Loader=Loader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(text, Loader=Loader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None

@@ -7,9 +7,14 @@ import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CORPUS_ENV = "SIEM_CORPUS"
+
+# The machines are small and shared: no per-example deadline, no "too slow" health check.
+settings.register_profile("siem", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("siem")
 
 
 def corpus_path() -> Path:

@@ -1,0 +1,1 @@
+"""Enrichment: context added to events after parsing (asset inventory, GeoIP)."""
