@@ -67,9 +67,18 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Configuration file (default: ./siem.yaml or $SIEM_CONFIG).")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Data directory (default: ./siem-data or $SIEM_HOME).")
-@click.option("--lang", "language", type=click.Choice(["en", "vi"]), help="Language of messages (default: config or $SIEM_LANG).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Configuration file (default: ./siem.yaml or $SIEM_CONFIG).",
+)
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False), help="Data directory (default: ./siem-data or $SIEM_HOME)."
+)
+@click.option(
+    "--lang", "language", type=click.Choice(["en", "vi"]), help="Language of messages (default: config or $SIEM_LANG)."
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.version_option(package_name="siem", prog_name="siem")
 @click.pass_context

@@ -55,7 +55,9 @@ class App:
         try:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
-            raise ConfigError(f"cannot create data directory {path}: {exc.strerror}", path=self.config.source_file) from exc
+            raise ConfigError(
+                f"cannot create data directory {path}: {exc.strerror}", path=self.config.source_file
+            ) from exc
         return path
 
     @property

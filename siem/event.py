@@ -159,4 +159,3 @@ def from_nested(document: Mapping[str, Any]) -> Event:
 
     walk(document, "")
     return flat
-

@@ -68,9 +68,7 @@ class WriteResult:
 class Store(Protocol):
     """A place for events, alerts, incidents, checkpoints and counters."""
 
-    def write(
-        self, batch: Sequence[Event], *, checkpoints: Mapping[str, str] | None = None
-    ) -> WriteResult:
+    def write(self, batch: Sequence[Event], *, checkpoints: Mapping[str, str] | None = None) -> WriteResult:
         """Store events (ignoring ids already stored) and advance checkpoints, atomically."""
         ...
 
@@ -94,9 +92,7 @@ class Store(Protocol):
         """Store alerts; an alert whose id exists is updated (count, last_seen, event ids)."""
         ...
 
-    def alerts(
-        self, *, since: float | None = None, level: str | None = None, limit: int = 100
-    ) -> list[Alert]:
+    def alerts(self, *, since: float | None = None, level: str | None = None, limit: int = 100) -> list[Alert]:
         """Alerts, newest first."""
         ...
 
