@@ -1,0 +1,1 @@
+"""Alerts: rule matches turned into alerts (grouping and suppression build on this)."""
