@@ -19,8 +19,12 @@ from siem.config import Config, load_config
 from siem.errors import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Console
 
+    from collectors.base import Parser
+    from collectors.sources.contract import BatchSource, SourceOptions
     from siem.store.base import Store
 
 
@@ -92,6 +96,19 @@ class App:
             return getpass.getuser()
         except (KeyError, OSError):
             return os.environ.get("USER", "unknown")
+
+    def create_parser(self, name: str) -> Parser:
+        """A parser by its registered name (built-in or plug-in)."""
+        from collectors.registry import create_parser
+
+        return create_parser(name)
+
+    def create_source(self, options: SourceOptions) -> BatchSource:
+        """The source ``options.kind`` from the collectors' registry, ready to run."""
+        from collectors.registry import SOURCES
+
+        factory: Callable[[SourceOptions], BatchSource] = SOURCES.get(options.kind)
+        return factory(options)
 
     def close(self) -> None:
         """Close the store if it was opened."""

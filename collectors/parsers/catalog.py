@@ -19,8 +19,6 @@ PARSERS: dict[str, str] = {
     "cef": "collectors.parsers.cef:CefParser",
     "leef": "collectors.parsers.leef:LeefParser",
     "linux.auth": "collectors.parsers.linux_auth:LinuxAuthParser",
-    # collectors/parsers/auto.py routes sshd, sudo, su, login and logind to this name.
-    "linux_auth": "collectors.parsers.linux_auth:LinuxAuthParser",
     "iptables": "collectors.parsers.iptables:IptablesParser",
     "ufw": "collectors.parsers.iptables:IptablesParser",
     "pfsense": "collectors.parsers.filterlog:PfsenseParser",

@@ -93,7 +93,7 @@ class Store(Protocol):
         ...
 
     def alerts(self, *, since: float | None = None, level: str | None = None, limit: int = 100) -> list[Alert]:
-        """Alerts, newest first."""
+        """Alerts, newest first; ``since`` filters on last_seen, ``level`` means that level or higher."""
         ...
 
     def record_source_stats(self, stats: Sequence[SourceStats]) -> None:

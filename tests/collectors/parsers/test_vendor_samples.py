@@ -503,7 +503,7 @@ def test_cisco_asa_message(message: str, expected: dict[str, Any]) -> None:
 
 def test_every_catalog_parser_has_a_sample() -> None:
     sampled = {parser for parser, _, _ in SAMPLES} | {"cisco.asa"}
-    aliases = {"linux_auth", "ufw", "filterlog", "cisco.ftd"}
+    aliases = {"ufw", "filterlog", "cisco.ftd"}
     assert set(PARSERS) - aliases <= sampled
 
 

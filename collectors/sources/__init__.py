@@ -1,0 +1,1 @@
+"""Sources: syslog listeners (UDP, TCP, TLS), file tailing; see ``contract.py`` for their API."""

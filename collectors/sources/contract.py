@@ -1,0 +1,69 @@
+"""What the built-in sources take (options) and hand records to (a batch emitter).
+
+``collectors`` cannot read ``siem.config``; the pipeline converts a ``SourceConfig`` into these
+options. The emitter extends ``collectors.base.Emitter`` with batches (one network read often
+carries many messages) and a read-only view of committed checkpoints (file offsets).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from collectors.base import Emitter, RawRecord
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOptions:
+    """Settings of one source; a field a source type does not use is ignored."""
+
+    name: str
+    #: The source type in the registry: syslog, file.
+    kind: str = "syslog"
+    #: syslog: udp, tcp or tls.
+    transport: str = "udp"
+    host: str = "127.0.0.1"
+    port: int = 5514
+    #: file: paths or globs.
+    paths: tuple[str, ...] = ()
+    format: str = "auto"
+    timezone: str = "UTC"
+    max_message_bytes: int = 65536
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_ca_file: str | None = None
+    tls_require_client_cert: bool = False
+    #: file: keep following the files (``siem run``) or read them once (``siem ingest``).
+    follow: bool = True
+    #: file: resume from committed checkpoints (``siem run``) or start at offset 0.
+    resume: bool = True
+    #: file: seconds between looks for new data, new files and rotation.
+    poll_interval: float = 0.25
+
+
+class BatchEmitter(Emitter, Protocol):
+    """An emitter that also takes batches and tells committed checkpoints."""
+
+    def put_many(self, records: Sequence[RawRecord]) -> None:
+        """Hand over records, blocking while the pipeline is full (backpressure)."""
+        ...
+
+    def offer_many(self, records: Sequence[RawRecord]) -> int:
+        """Hand over what fits without blocking; returns how many were taken (rest counted)."""
+        ...
+
+    def checkpoint(self, name: str) -> str | None:
+        """The committed value of checkpoint ``name``, if any."""
+        ...
+
+
+class BatchSource(Protocol):
+    """A built-in source: runs until ``stop`` is set, handing batches to the emitter."""
+
+    name: str
+
+    def run(self, emit: BatchEmitter, stop: threading.Event) -> None:
+        """Receive records and emit them; return when stop is set (after a last drain)."""
+        ...

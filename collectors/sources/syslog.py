@@ -1,0 +1,265 @@
+"""Syslog listeners: UDP (RFC 5426), TCP (RFC 6587) and TLS (RFC 5425), IPv4 and IPv6.
+
+The socket is bound when the source is created, so a port in use is a SourceError at start-up
+and ``url`` names the real port (port 0 picks a free one). UDP hands datagrams over with
+``offer`` (never blocks; a full pipeline drops and counts), TCP and TLS with ``put`` (blocks,
+so a slow pipeline stops reading and TCP flow control slows the sender). One thread per TCP
+connection; each read may carry many messages and is handed over as one batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+
+from collectors.base import RawRecord
+from collectors.sources.contract import BatchEmitter, SourceOptions
+from collectors.sources.framing import Framer
+from siem.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+_POLL_SECONDS = 0.25
+_UDP_BATCH = 512
+_READ_BYTES = 256 * 1024
+_RECEIVE_BUFFER = 8 * 1024 * 1024
+_HANDSHAKE_SECONDS = 10.0
+#: After stop, how long a connection may still deliver what its peer sent.
+_DRAIN_SECONDS = 2.0
+
+
+def decode(data: bytes) -> tuple[str, bytes | None]:
+    """The text of a message, and the raw bytes when they were not valid UTF-8."""
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace"), data
+
+
+def strip_octet_count(data: bytes) -> bytes:
+    """``data`` without a leading ``MSG-LEN SP`` that counts exactly the rest."""
+    space = data.find(b" ", 0, 11)
+    if space > 0 and data[:space].isdigit() and int(data[:space]) == len(data) - space - 1:
+        return data[space + 1 :]
+    return data
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _origin_host(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
+    host = address[0]
+    if host.startswith("::ffff:") and "." in host:
+        host = host[7:]
+    return f"[{host}]" if ":" in host else host
+
+
+class _Listener:
+    """Common parts: options, the bound socket, record building."""
+
+    transport = "udp"
+
+    def __init__(self, options: SourceOptions, kind: socket.SocketKind) -> None:
+        self.options = options
+        self.name = options.name
+        self._socket = socket.socket(_family(options.host), kind)
+        try:
+            if kind == socket.SOCK_STREAM:
+                self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            else:
+                self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER)
+            self._socket.bind((options.host, options.port))
+        except OSError as exc:
+            self._socket.close()
+            raise SourceError(
+                f"cannot listen on {self.transport}://{options.host}:{options.port}: {exc.strerror}"
+            ) from exc
+        self.port = int(self._socket.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """Where it listens, e.g. ``udp://127.0.0.1:5514``."""
+        host = self.options.host
+        return f"{self.transport}://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+    def _records(self, frames: list[tuple[bytes, bool]], origin: str, received: float) -> list[RawRecord]:
+        options = self.options
+        records = []
+        for index, (frame, truncated) in enumerate(frames):
+            text, raw = decode(frame)
+            records.append(
+                RawRecord(
+                    text=text,
+                    origin=origin,
+                    received=received,
+                    key=f"{received:.6f}:{index}",
+                    raw_bytes=raw,
+                    truncated=truncated,
+                    format=options.format,
+                    timezone=options.timezone,
+                    source=options.name,
+                )
+            )
+        return records
+
+
+class UdpSyslogSource(_Listener):
+    """Syslog over UDP (RFC 5426): one datagram is one message."""
+
+    transport = "udp"
+
+    def __init__(self, options: SourceOptions) -> None:
+        super().__init__(options, socket.SOCK_DGRAM)
+        self._socket.setblocking(False)
+
+    def run(self, emit: BatchEmitter, stop: threading.Event) -> None:
+        """Receive until ``stop``; then read what the kernel still holds, and close."""
+        limit = self.options.max_message_bytes
+        poller = select.poll()
+        poller.register(self._socket, select.POLLIN)
+        try:
+            while True:
+                stopping = stop.is_set()
+                if not stopping and not poller.poll(_POLL_SECONDS * 1000):
+                    continue
+                frames_by_peer: dict[str, list[tuple[bytes, bool]]] = {}
+                for _ in range(_UDP_BATCH):
+                    try:
+                        data, address = self._socket.recvfrom(65535)
+                    except BlockingIOError:
+                        break
+                    data = data.rstrip(b"\r\n\x00")
+                    if not data:
+                        continue
+                    if 0x31 <= data[0] <= 0x39:  # an RFC 6587 octet count some senders add
+                        data = strip_octet_count(data)
+                    peer = f"udp://{_origin_host(address)}"
+                    frames_by_peer.setdefault(peer, []).append((data[:limit], len(data) > limit))
+                received = time.time()
+                for peer, frames in frames_by_peer.items():
+                    emit.offer_many(self._records(frames, peer, received))
+                if stopping and not frames_by_peer:
+                    return
+        finally:
+            self._socket.close()
+
+
+class TcpSyslogSource(_Listener):
+    """Syslog over TCP (RFC 6587), or over TLS (RFC 5425) when a context is given."""
+
+    transport = "tcp"
+
+    def __init__(self, options: SourceOptions, tls: ssl.SSLContext | None = None) -> None:
+        if tls is not None:
+            self.transport = "tls"
+        super().__init__(options, socket.SOCK_STREAM)
+        self._tls = tls
+        self._socket.listen(128)
+        self._socket.settimeout(_POLL_SECONDS)
+        self._connections: list[threading.Thread] = []
+
+    def run(self, emit: BatchEmitter, stop: threading.Event) -> None:
+        """Accept connections until ``stop``; then let each connection finish its reads."""
+        try:
+            while not stop.is_set():
+                try:
+                    connection, address = self._socket.accept()
+                except TimeoutError:
+                    continue
+                except OSError as exc:
+                    log.warning("%s: accept failed: %s", self.url, exc)
+                    continue
+                origin = f"{self.transport}://{_origin_host(address)}"
+                thread = threading.Thread(
+                    target=self._serve,
+                    args=(connection, origin, emit, stop),
+                    name=f"{self.name}-{address[0]}:{address[1]}",
+                    daemon=True,
+                )
+                thread.start()
+                self._connections = [t for t in self._connections if t.is_alive()]
+                self._connections.append(thread)
+        finally:
+            self._socket.close()
+            for thread in self._connections:
+                thread.join()
+
+    def _serve(self, connection: socket.socket, origin: str, emit: BatchEmitter, stop: threading.Event) -> None:
+        stream: socket.socket = connection
+        try:
+            if self._tls is not None:
+                connection.settimeout(_HANDSHAKE_SECONDS)
+                stream = self._tls.wrap_socket(connection, server_side=True)
+            stream.settimeout(_POLL_SECONDS)
+            self._read(stream, origin, emit, stop)
+        except (ssl.SSLError, OSError) as exc:
+            log.warning("%s: connection from %s ended: %s", self.url, origin, exc)
+        finally:
+            stream.close()
+
+    def _read(self, stream: socket.socket, origin: str, emit: BatchEmitter, stop: threading.Event) -> None:
+        framer = Framer(self.options.max_message_bytes)
+        deadline: float | None = None
+        while True:
+            if deadline is None and stop.is_set():
+                deadline = time.monotonic() + _DRAIN_SECONDS
+            elif deadline is not None and time.monotonic() > deadline:
+                break
+            try:
+                data = stream.recv(_READ_BYTES)
+            except TimeoutError:
+                if stop.is_set():  # nothing more arrived within the poll time: done
+                    break
+                continue
+            except ssl.SSLWantReadError:
+                continue
+            if not data:
+                break
+            frames = framer.feed(data)
+            if frames:
+                emit.put_many(self._records(frames, origin, time.time()))
+        rest = framer.finish()
+        if rest:
+            emit.put_many(self._records(rest, origin, time.time()))
+
+
+def tls_context(options: SourceOptions) -> ssl.SSLContext:
+    """Server TLS context from the configured certificate, key and (optional) client CA."""
+    if not options.tls_cert_file or not options.tls_key_file:
+        raise SourceError(f"source {options.name}: tls needs tls.cert_file and tls.key_file")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(options.tls_cert_file, options.tls_key_file)
+        if options.tls_ca_file:
+            context.load_verify_locations(options.tls_ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise SourceError(f"source {options.name}: cannot load TLS certificate or key: {exc}") from exc
+    if options.tls_require_client_cert:
+        if not options.tls_ca_file:
+            raise SourceError(f"source {options.name}: tls.require_client_cert needs tls.ca_file")
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+_FACTORIES: dict[str, Callable[[SourceOptions], _Listener]] = {
+    "udp": UdpSyslogSource,
+    "tcp": TcpSyslogSource,
+    "tls": lambda options: TcpSyslogSource(options, tls_context(options)),
+}
+
+
+def create_source(options: SourceOptions) -> UdpSyslogSource | TcpSyslogSource:
+    """The listener for ``options.transport``, bound and ready to run."""
+    factory = _FACTORIES.get(options.transport)
+    if factory is None:
+        raise SourceError(f"source {options.name}: unknown syslog transport {options.transport!r}")
+    source = factory(options)
+    assert isinstance(source, UdpSyslogSource | TcpSyslogSource)
+    return source

@@ -1,0 +1,126 @@
+"""``siem init``: write a commented ``siem.yaml`` (every key with its default) and the data dir.
+
+The file loads back with ``siem.config.load_config`` to the defaults (a test checks that, and
+that every configuration key appears in it).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from siem.app import App, AppOptions
+from siem.config import CONFIG_FILE_NAME, DEFAULT_DATA_DIR
+from siem.errors import ConfigError
+
+TEMPLATE = """\
+# siem configuration. Every key is shown with its default; delete what you do not change.
+# A misspelt key is an error (with its line), never silently ignored.
+
+# Where events, alerts, the spool and state are kept (created with mode 0700).
+data_dir: {data_dir}
+# Language of messages: en or vi.
+language: en
+# Name written to the audit log for changes made here (empty: the OS user).
+officer: null
+# Site label for events that no inventory entry matches.
+site: city
+# Asset inventory YAML (sites, zones, CIDRs, devices); null = none.
+inventory: null
+
+# Inputs. type: syslog (transport udp, tcp or tls), file (paths), pcap, capture.
+sources:
+  - type: syslog
+    # Name shown in 'siem status' (empty: built from type, transport, host and port).
+    name: ""
+    transport: udp
+    host: 127.0.0.1
+    port: 5514
+    # file: paths or globs to tail, e.g. [/var/log/auth.log, /var/log/remote/*.log]
+    paths: []
+    # Parser name, or auto to detect each record's format.
+    format: auto
+    # IANA time zone of devices that log local time without an offset (e.g. Asia/Ho_Chi_Minh).
+    timezone: UTC
+    # Longer messages are cut to this size and flagged (event.truncated).
+    max_message_bytes: 65536
+    # TLS for transport: tls (RFC 5425).
+    tls:
+      cert_file: null
+      key_file: null
+      # CA bundle that signs client certificates (mutual TLS).
+      ca_file: null
+      require_client_cert: false
+    # Fixed labels for every event of this source.
+    site: null
+    zone: null
+  - type: syslog
+    transport: tcp
+    host: 127.0.0.1
+    port: 5514
+
+store:
+  # sqlite (embedded) or elasticsearch.
+  backend: sqlite
+  # SQLite file name inside data_dir.
+  sqlite_file: siem.db
+  retention:
+    # Delete events older than this many days (0 = keep).
+    max_age_days: 90
+    # Delete the oldest events beyond this size in MB (0 = no limit).
+    max_size_mb: 0
+    # How often the retention job runs while 'siem run' is up.
+    interval_seconds: 3600
+
+pipeline:
+  # Records held in memory before TCP and file sources are slowed and UDP drops (counted).
+  queue_size: 20000
+  # Events per store transaction.
+  batch_size: 1000
+  # Longest wait (seconds) before a partial batch is committed.
+  flush_interval: 0.5
+  # Journal network records on disk before processing (replayed after a crash).
+  spool: true
+  # fsync the spool and the store on each commit (safe against power loss, slower).
+  fsync: false
+
+detection:
+  # Folders or files of Sigma rules.
+  rules: [rules]
+  # Rule statuses to load (empty = all): stable, test, experimental, ...
+  statuses: []
+  # Lowest rule level to load: informational, low, medium, high, critical.
+  min_level: informational
+  # strict: a rule sees only events of its logsource; any: every rule sees every event.
+  logsource: strict
+  # Values for Sigma 'expand' placeholders, e.g. admin_users: [root, admin]
+  placeholders: {{}}
+"""
+
+
+def render(data_dir: str = DEFAULT_DATA_DIR) -> str:
+    """The commented configuration text with ``data_dir`` filled in."""
+    return TEMPLATE.format(data_dir=json.dumps(data_dir))
+
+
+@click.command("init")
+@click.option("--force", is_flag=True, help="Overwrite an existing configuration file.")
+@click.pass_obj
+def init_command(options: AppOptions, force: bool) -> None:
+    """Write a commented siem.yaml and create the data directory."""
+    target = Path(options.config_file or CONFIG_FILE_NAME)
+    if target.exists() and not force:
+        raise ConfigError("the configuration file exists; use --force to overwrite it", path=target)
+    data_dir = options.data_dir or DEFAULT_DATA_DIR
+    try:
+        target.write_text(render(data_dir), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write the configuration: {exc.strerror}", path=target) from exc
+    app = App.from_options(AppOptions(config_file=str(target), data_dir=options.data_dir))
+    try:
+        data_path = app.data_path
+    finally:
+        app.close()
+    click.echo(f"wrote {target}; data directory {data_path}")

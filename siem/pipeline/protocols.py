@@ -1,0 +1,29 @@
+"""The optional stages a pipeline can be given: enrichers and a detector.
+
+Small contracts (one method each) so the asset inventory, GeoIP and the Sigma engine plug in
+without the pipeline knowing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from siem.alert import Alert
+from siem.event import Event
+
+
+class Enricher(Protocol):
+    """Adds fields to an event in place (site, zone, owner, geo...)."""
+
+    def enrich(self, event: Event) -> None:
+        """Add what this enricher knows about ``event``."""
+        ...
+
+
+class Detector(Protocol):
+    """Finds alerts in a batch of (enriched) events."""
+
+    def detect(self, events: Sequence[Event]) -> list[Alert]:
+        """Alerts for the batch, in any order; an empty list when nothing matched."""
+        ...

@@ -1,0 +1,347 @@
+"""The stage runner: sources -> queue -> parse, normalize, enrich, detect -> store -> alerts.
+
+Threads: one per source, one processor (parse to detect, CPU work) and one writer (store
+transactions, which release the GIL in SQLite). The record queue is bounded: TCP and file
+sources wait for room, UDP drops and counts. The writer commits the events and the
+checkpoints of their records (spool position, file offsets) in one transaction, so a crash
+replays at most what was not committed, and the store ignores ids it already has.
+
+Shutdown (``stop``): stop the sources (they drain what the kernel holds), process what is
+queued, commit it, save the counters.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from collectors.base import Parser, RawRecord, failure_event
+from collectors.sources.contract import BatchSource
+from siem import event as ecs
+from siem.alert import Alert
+from siem.config import PipelineConfig
+from siem.errors import ParseError, SiemError, StoreError, StoreFullError
+from siem.event import Event
+from siem.pipeline.counters import Counters
+from siem.pipeline.emitter import SourceEmitter
+from siem.pipeline.protocols import Detector, Enricher
+from siem.pipeline.queue import QueueClosedError, RecordQueue
+from siem.pipeline.spool import CHECKPOINT, Spool
+from siem.store.base import Store
+
+log = logging.getLogger(__name__)
+
+#: Batches waiting between the processor and the writer.
+_WRITER_QUEUE = 4
+_STORE_FULL_RETRY_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class Totals:
+    """What the pipeline did since it started (for ``siem ingest`` and the status line)."""
+
+    records: int = 0
+    events: int = 0
+    written: int = 0
+    duplicates: int = 0
+    parse_failures: int = 0
+    alerts: int = 0
+
+
+@dataclass(slots=True)
+class _Commit:
+    events: list[Event]
+    alerts: list[Alert]
+    checkpoints: dict[str, str]
+    records: int
+
+
+class Pipeline:
+    """Runs sources into the store through the stages; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        parser_factory: Callable[[str], Parser],
+        *,
+        config: PipelineConfig,
+        spool_dir: Path | None = None,
+        detector: Detector | None = None,
+        enrichers: Sequence[Enricher] = (),
+        labels: Mapping[str, Mapping[str, str]] | None = None,
+        stats_interval: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.detector = detector
+        self.enrichers = tuple(enrichers)
+        self.totals = Totals()
+        self.counters = Counters(store.source_stats())
+        self.queue = RecordQueue(config.queue_size)
+        self._parser_factory = parser_factory
+        self._parsers: dict[str, Parser] = {}
+        self._labels = dict(labels or {})
+        self._stats_interval = stats_interval
+        self._spool = Spool(spool_dir, fsync=config.fsync) if spool_dir is not None and config.spool else None
+        self._intake_lock = threading.Lock()
+        self._commits: queue.Queue[_Commit | None] = queue.Queue(_WRITER_QUEUE)
+        self._source_stop = threading.Event()
+        self._draining = threading.Event()
+        self._sources: list[threading.Thread] = []
+        self._workers: list[threading.Thread] = []
+        self._committed: dict[str, str] = {}
+        self._failure: BaseException | None = None
+        self._uncommitted = 0
+        self._idle = threading.Condition()
+
+    # -- start and stop -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the processor and writer, and replay the spool's uncommitted records."""
+        self._workers = [
+            threading.Thread(target=self._guard(self._process_loop), name="pipeline-process", daemon=True),
+            threading.Thread(target=self._guard(self._write_loop), name="pipeline-write", daemon=True),
+        ]
+        for worker in self._workers:
+            worker.start()
+        if self._spool is not None:
+            committed = self.store.checkpoint(CHECKPOINT)
+            replayed = 0
+            for batch in self._spool.replay(committed, self.config.batch_size):
+                self.enqueue(batch, wait=True)
+                replayed += len(batch)
+            if replayed:
+                log.warning("replaying %d records received before the last stop", replayed)
+            self._spool.start(committed)
+
+    def emitter(self, source: str, *, spooled: bool) -> SourceEmitter:
+        """The emitter a source hands its records to (journaled first when ``spooled``)."""
+        self.counters.source(source)
+        return SourceEmitter(self, source, spooled=spooled and self._spool is not None)
+
+    def add_source(self, source: BatchSource, *, spooled: bool) -> None:
+        """Run ``source`` in its own thread until ``stop``."""
+        emit = self.emitter(source.name, spooled=spooled)
+
+        def run() -> None:
+            source.run(emit, self._source_stop)
+
+        thread = threading.Thread(target=self._guard(run), name=f"source-{source.name}", daemon=True)
+        self._sources.append(thread)
+        thread.start()
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The error that stopped a pipeline thread, if any."""
+        return self._failure
+
+    def sources_running(self) -> bool:
+        """Whether any source thread is still running."""
+        return any(thread.is_alive() for thread in self._sources)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop sources, process and commit what is queued, save counters; re-raise a failure."""
+        self._source_stop.set()
+        for thread in self._sources:
+            thread.join(timeout)
+        self._draining.set()
+        for worker in self._workers:
+            worker.join(timeout)
+        if self._spool is not None:
+            self._spool.close()
+        self.queue.close()
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until everything handed over so far is committed (True) or ``timeout`` passes."""
+        with self._idle:
+            return self._idle.wait_for(
+                lambda: self._failure is not None or (self._uncommitted == 0 and not len(self.queue)), timeout
+            )
+
+    def _guard(self, target: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                target()
+            except BaseException as exc:  # a thread's failure stops the pipeline and is re-raised
+                if not isinstance(exc, SiemError):
+                    log.exception("pipeline thread %s failed", threading.current_thread().name)
+                if self._failure is None:
+                    self._failure = exc
+                self._source_stop.set()
+                self._draining.set()
+                self.queue.close()
+                with self._idle:
+                    self._idle.notify_all()
+
+        return run
+
+    # -- intake (called by emitters from source threads) --------------------------------------
+
+    def enqueue(self, records: Sequence[RawRecord], *, wait: bool, spool: bool = False) -> int:
+        """Journal (when ``spool``) and queue records; returns how many were taken.
+
+        With ``wait`` every record is taken, in pieces as room appears (backpressure);
+        without, only what fits now. The queue never holds more than its capacity.
+        """
+        taken_total = 0
+        remaining = records
+        while remaining:
+            if wait:
+                while not self.queue.wait_for_room(0.5):
+                    if self._failure is not None:
+                        raise QueueClosedError("the pipeline has stopped")
+            with self._intake_lock:
+                room = self.queue.free()
+                taken = remaining if room >= len(remaining) else remaining[:room]
+                if taken:
+                    if spool and self._spool is not None:
+                        self._spool.append(taken)
+                    with self._idle:
+                        self._uncommitted += len(taken)
+                    self.queue.extend(taken)
+            taken_total += len(taken)
+            remaining = remaining[len(taken) :]
+            if not wait:
+                break
+        return taken_total
+
+    def checkpoint(self, name: str) -> str | None:
+        """The committed value of a checkpoint (what this run committed, else the store's)."""
+        value = self._committed.get(name)
+        return value if value is not None else self.store.checkpoint(name)
+
+    # -- processing ----------------------------------------------------------------------
+
+    def _parser(self, name: str) -> Parser:
+        parser = self._parsers.get(name)
+        if parser is None:
+            parser = self._parsers[name] = self._parser_factory(name)
+        return parser
+
+    def _process_loop(self) -> None:
+        batch_size = self.config.batch_size
+        interval = self.config.flush_interval
+        while True:
+            records = self.queue.get_batch(batch_size, interval)
+            if not records:
+                if self._draining.is_set() and not len(self.queue):
+                    break
+                continue
+            self._hand_to_writer(self.process(records))
+        self._hand_to_writer(None)
+
+    def _hand_to_writer(self, commit: _Commit | None) -> None:
+        while True:
+            try:
+                self._commits.put(commit, timeout=0.5)
+                return
+            except queue.Full:
+                if self._failure is not None:
+                    raise QueueClosedError("the writer has stopped") from None
+
+    def process(self, records: Sequence[RawRecord]) -> _Commit:
+        """Parse, normalize, enrich and detect one batch (no store access)."""
+        events: list[Event] = []
+        checkpoints: dict[str, str] = {}
+        failures: dict[str, int] = {}
+        for record in records:
+            for event in self._parse(record):
+                if event[ecs.DATASET] == ecs.UNKNOWN_DATASET:
+                    failures[record.source] = failures.get(record.source, 0) + 1
+                self._normalize(event, record)
+                events.append(event)
+            if record.checkpoint is not None:
+                checkpoints[record.checkpoint[0]] = record.checkpoint[1]
+        for enricher in self.enrichers:
+            for event in events:
+                enricher.enrich(event)
+        alerts = self.detector.detect(events) if self.detector is not None and events else []
+        for source, count in failures.items():
+            self.counters.parse_failed(source, count)
+        self.totals.records += len(records)
+        self.totals.parse_failures += sum(failures.values())
+        return _Commit(events, alerts, checkpoints, len(records))
+
+    def _parse(self, record: RawRecord) -> list[Event]:
+        try:
+            return self._parser(record.format).parse(record)
+        except ParseError as exc:
+            return [failure_event(record, f"{record.format}: {exc.message}")]
+        except SiemError:
+            raise
+        except Exception as exc:  # a parser bug must not lose the record or stop the pipeline
+            log.exception("parser %s failed on a record of %s", record.format, record.origin)
+            return [failure_event(record, f"parser {record.format} failed: {exc!r}")]
+
+    def _normalize(self, event: Event, record: RawRecord) -> None:
+        if ecs.TIMESTAMP not in event:
+            event[ecs.TIMESTAMP] = ecs.format_timestamp(record.received)
+        if ecs.MODULE not in event:
+            event[ecs.MODULE] = str(event[ecs.DATASET]).partition(".")[0]
+        if ecs.INPUT not in event:
+            event[ecs.INPUT] = record.origin
+        if record.origin.startswith("file://") and ecs.LOG_FILE_PATH not in event:
+            event[ecs.LOG_FILE_PATH] = record.origin[7:]
+        labels = self._labels.get(record.source)
+        if labels:
+            for key, value in labels.items():
+                event.setdefault(key, value)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        next_stats = time.monotonic() + self._stats_interval
+        try:
+            while True:
+                try:
+                    commit: _Commit | None = self._commits.get(timeout=self._stats_interval)
+                except queue.Empty:
+                    if self._failure is not None:
+                        break
+                else:
+                    if commit is None:
+                        break
+                    self._write(commit)
+                if time.monotonic() >= next_stats:
+                    self._save_stats()
+                    next_stats = time.monotonic() + self._stats_interval
+        finally:
+            self._save_stats()
+
+    def _write(self, commit: _Commit) -> None:
+        while True:
+            try:
+                result = self.store.write(commit.events, checkpoints=commit.checkpoints or None)
+                if commit.alerts:
+                    self.store.write_alerts(commit.alerts)
+                break
+            except StoreFullError as exc:
+                log.error("%s; retrying in %.0f s", exc, _STORE_FULL_RETRY_SECONDS)
+                if self._source_stop.is_set() and self._draining.is_set():
+                    raise
+                time.sleep(_STORE_FULL_RETRY_SECONDS)
+        self._committed.update(commit.checkpoints)
+        spooled = commit.checkpoints.get(CHECKPOINT)
+        if spooled is not None and self._spool is not None:
+            self._spool.release(spooled)
+        self.totals.events += len(commit.events)
+        self.totals.written += result.written
+        self.totals.duplicates += result.duplicates
+        self.totals.alerts += len(commit.alerts)
+        with self._idle:
+            self._uncommitted -= commit.records
+            self._idle.notify_all()
+
+    def _save_stats(self) -> None:
+        try:
+            self.store.record_source_stats(self.counters.snapshot())
+        except StoreError as exc:
+            log.warning("cannot save source counters: %s", exc)

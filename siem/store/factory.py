@@ -1,0 +1,24 @@
+"""Open the store the configuration names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from siem.config import Config
+from siem.errors import StoreError
+from siem.store.base import Store
+
+
+def open_store(config: Config, data_dir: Path) -> Store:
+    """The configured store, opened and migrated (SQLite in ``data_dir`` by default)."""
+    backend = config.store.backend
+    if backend == "sqlite":
+        from siem.store.sqlite import SqliteStore
+
+        return SqliteStore(data_dir / config.store.sqlite_file, fsync=config.pipeline.fsync)
+    if backend == "elasticsearch":
+        raise StoreError(
+            "store backend 'elasticsearch' is not available yet; use 'sqlite'",
+            path=config.source_file,
+        )
+    raise StoreError(f"unknown store backend {backend!r}; use 'sqlite'", path=config.source_file)
