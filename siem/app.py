@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from collectors.base import Parser
     from collectors.sources.contract import BatchSource, SourceOptions
+    from siem.enrich.base import Enricher
     from siem.store.base import Store
 
 
@@ -109,6 +110,13 @@ class App:
 
         factory: Callable[[SourceOptions], BatchSource] = SOURCES.get(options.kind)
         return factory(options)
+
+    def enrichers(self) -> list[Enricher]:
+        """The enrichers every event passes: the asset inventory (site, zone, owner)."""
+        from siem.enrich.inventory import Inventory, InventoryEnricher
+
+        inventory = Inventory.load(self.config.inventory) if self.config.inventory else Inventory()
+        return [InventoryEnricher(inventory, default_site=self.config.site)]
 
     def close(self) -> None:
         """Close the store if it was opened."""

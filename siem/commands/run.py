@@ -44,6 +44,7 @@ def make_pipeline(app: App, *, spool: bool) -> Pipeline:
         config=config.pipeline,
         spool_dir=app.data_path / "spool" if spool else None,
         labels=source_labels(config),
+        enrichers=app.enrichers(),
     )
 
 

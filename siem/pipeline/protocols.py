@@ -10,15 +10,10 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from siem.alert import Alert
+from siem.enrich.base import Enricher
 from siem.event import Event
 
-
-class Enricher(Protocol):
-    """Adds fields to an event in place (site, zone, owner, geo...)."""
-
-    def enrich(self, event: Event) -> None:
-        """Add what this enricher knows about ``event``."""
-        ...
+__all__ = ["Detector", "Enricher"]
 
 
 class Detector(Protocol):
