@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "detect": "siem.commands.detect:detect_command",
     "rules": "siem.commands.rules:rules_group",
     "parse": "siem.commands.parse:parse_command",
+    "email": "siem.commands.email:email_group",
 }
 
 HELP: dict[str, str] = {
@@ -37,6 +38,7 @@ HELP: dict[str, str] = {
     "detect": "Stream JSON events through the Sigma engine.",
     "rules": "List, validate, test and convert Sigma rules.",
     "parse": "Print the ECS events a parser makes of a file.",
+    "email": "Test e-mail settings, show the outbox, send waiting mail.",
 }
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from siem.config import Config, load_config
 from siem.errors import ConfigError
+from siem.i18n import set_language
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -51,6 +52,7 @@ class App:
     def from_options(cls, options: AppOptions) -> App:
         """Load the configuration the options point at."""
         config = load_config(options.config_file, data_dir=options.data_dir, language=options.language)
+        set_language(config.language)
         return cls(config=config, debug=options.debug)
 
     @property

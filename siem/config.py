@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from siem.alerts.config import AlertsConfig
 from siem.errors import ConfigError
+from siem.incidents.config import IncidentsConfig
+from siem.notify.config import EmailConfig
 from siem.yamlfile import LocatedDict, load_yaml_file
 
 DEFAULT_DATA_DIR = "siem-data"
@@ -142,6 +145,12 @@ class Config:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     #: Asset inventory YAML (sites, zones, CIDRs, devices); none by default.
     inventory: str | None = None
+    #: E-mail to the IT department (see siem/notify/config.py).
+    email: EmailConfig = field(default_factory=EmailConfig)
+    #: Alert grouping (see siem/alerts/config.py).
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    #: Incident windows and SLAs per severity (see siem/incidents/config.py).
+    incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
     #: The file this was loaded from, if any (not a YAML key).
     source_file: str | None = field(default=None, metadata={"internal": True})
 
@@ -175,6 +184,11 @@ def bind(cls: type[T], raw: Any, *, path: str | None, key_path: str = "", line: 
         return cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"{key_path or 'top level'}: {exc}", path=path, line=line) from exc
+    except ConfigError as exc:
+        # A dataclass that validates itself (__post_init__) knows the key but not the file.
+        if exc.path is None:
+            raise ConfigError(exc.message, path=path, line=line) from exc
+        raise
 
 
 def _convert(hint: Any, value: Any, *, path: str | None, key_path: str, line: int) -> Any:
