@@ -27,6 +27,9 @@ COMMANDS: dict[str, str] = {
     "rules": "siem.commands.rules:rules_group",
     "parse": "siem.commands.parse:parse_command",
     "email": "siem.commands.email:email_group",
+    "alerts": "siem.commands.alerts:alerts_group",
+    "incidents": "siem.commands.incidents:incidents_group",
+    "triage": "siem.commands.triage:triage_command",
 }
 
 HELP: dict[str, str] = {
@@ -39,6 +42,9 @@ HELP: dict[str, str] = {
     "rules": "List, validate, test and convert Sigma rules.",
     "parse": "Print the ECS events a parser makes of a file.",
     "email": "Test e-mail settings, show the outbox, send waiting mail.",
+    "alerts": "List and show alerts; suppress known false positives.",
+    "incidents": "List, handle and export incidents (ack, assign, note, resolve...).",
+    "triage": "Full-screen triage of open incidents.",
 }
 
 

@@ -8,6 +8,7 @@ the collectors' registry.
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import sys
 from dataclasses import dataclass, field
@@ -26,8 +27,17 @@ if TYPE_CHECKING:
 
     from collectors.base import Parser
     from collectors.sources.contract import BatchSource, SourceOptions
+    from siem.alerts.stage import AlertStage
+    from siem.detect.engine import Detector
     from siem.enrich.base import Enricher
+    from siem.notify.dispatcher import EmailDispatcher
     from siem.store.base import Store
+
+
+log = logging.getLogger(__name__)
+
+#: The source checkout (where ``rules/`` lives in a development install).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +129,44 @@ class App:
 
         inventory = Inventory.load(self.config.inventory) if self.config.inventory else Inventory()
         return [InventoryEnricher(inventory, default_site=self.config.site)]
+
+    def rule_paths(self) -> list[str]:
+        """The configured rule paths; a relative one missing here is taken from the checkout."""
+        paths = []
+        for name in self.config.detection.rules:
+            path = Path(name)
+            if not path.exists() and not path.is_absolute() and (PROJECT_ROOT / path).exists():
+                path = PROJECT_ROOT / path
+            paths.append(str(path))
+        return paths
+
+    def load_detector(self, logsource: str | None = None) -> Detector | None:
+        """The Sigma engine with the configured rules (None when no rule loads); problems warned."""
+        from siem.detect.engine import Detector
+        from siem.detect.loader import load_configured_rules
+
+        ruleset = load_configured_rules(self.config.detection, self.rule_paths())
+        for problem in ruleset.problems:
+            log.warning("rule not loaded: %s", problem)
+        if not ruleset.rules:
+            return None
+        return Detector(ruleset, logsource=logsource or self.config.detection.logsource)
+
+    @cached_property
+    def email(self) -> EmailDispatcher | None:
+        """The e-mail dispatcher, when ``email.enabled`` is set."""
+        if not self.config.email.enabled:
+            return None
+        from siem.notify.dispatcher import OUTBOX_DIR, EmailDispatcher
+
+        return EmailDispatcher(self.config.email, self.data_path / OUTBOX_DIR, language=self.config.language)
+
+    def alert_stage(self) -> AlertStage:
+        """Grouping, suppression, incidents and e-mail for the alerts of stored batches."""
+        from siem.alerts.service import AlertService
+        from siem.alerts.stage import AlertStage
+
+        return AlertStage(AlertService(self.store, self.config), self.email)
 
     def close(self) -> None:
         """Close the store if it was opened."""

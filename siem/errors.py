@@ -97,3 +97,13 @@ class QueryError(SiemError):
 
 class PluginError(SiemError):
     """A registered component (parser, source, enricher) cannot be loaded."""
+
+
+class ConflictError(SiemError):
+    """A change lost a race with another officer's change to the same record; reload and retry."""
+
+
+class TransitionError(SiemError):
+    """An incident cannot go from its current status to the one asked for."""
+
+    exit_code = ExitCode.USAGE

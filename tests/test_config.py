@@ -62,7 +62,7 @@ def test_wrong_type_names_key(tmp_path: Path) -> None:
 
 
 def test_bad_choice_and_bad_source(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="detection.logsource must be one of"):
+    with pytest.raises(ConfigError, match=r"detection\.logsource must be one of"):
         load_config(write(tmp_path, "detection: {logsource: loose}\n"))
     with pytest.raises(ConfigError, match=r"sources\[0\].transport"):
         load_config(write(tmp_path, "sources: [{type: syslog, transport: sctp}]\n"))

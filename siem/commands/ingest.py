@@ -15,7 +15,7 @@ import click
 from collectors.sources.contract import SourceOptions
 from collectors.sources.file import expand
 from siem.app import App, AppOptions
-from siem.commands.run import make_pipeline
+from siem.commands.run import mail_delivery, make_pipeline
 from siem.errors import SourceError
 from siem.pipeline import Pipeline, Totals
 from siem.pipeline.sources import check_timezone
@@ -43,16 +43,17 @@ def ingest(app: App, paths: tuple[str, ...], *, fmt: str, timezone: str, progres
     total_bytes = sum(path.stat().st_size for path in files)
     source = app.create_source(options)
     pipeline = make_pipeline(app, spool=False)
-    pipeline.start()
-    pipeline.add_source(source, spooled=False)
-    try:
-        if progress:
-            _show_progress(app, pipeline, total_bytes)
-        else:
-            while pipeline.sources_running() and pipeline.failure is None:
-                time.sleep(_REFRESH_SECONDS)
-    finally:
-        pipeline.stop()
+    with mail_delivery(app):
+        pipeline.start()
+        pipeline.add_source(source, spooled=False)
+        try:
+            if progress:
+                _show_progress(app, pipeline, total_bytes)
+            else:
+                while pipeline.sources_running() and pipeline.failure is None:
+                    time.sleep(_REFRESH_SECONDS)
+        finally:
+            pipeline.stop()
     return pipeline.totals
 
 

@@ -97,6 +97,76 @@ detection:
   logsource: strict
   # Values for Sigma 'expand' placeholders, e.g. admin_users: [root, admin]
   placeholders: {{}}
+
+alerts:
+  # Alerts of one rule with the same group-by values fold into one (count, first and last
+  # seen) while each comes within this many minutes (event time) of the group's last one.
+  window_minutes: 15
+  # Group-by fields per rule id or title glob, e.g. "SSH brute force*": [source.ip, destination.ip]
+  group_by: {{}}
+  # Group-by fields of other rules (fields an alert lacks are skipped).
+  default_group_by: [source.ip, destination.ip, host.name]
+
+incidents:
+  # An alert joins an open incident of the same rule and entity whose last alert is at most
+  # this many minutes older; otherwise it opens a new incident.
+  window_minutes: 60
+  # Lower alerts are stored but open no incident: informational, low, medium, high, critical.
+  min_level: medium
+  # Minutes to acknowledge and to resolve, counted from when an incident was (re)opened.
+  sla:
+    critical:
+      acknowledge_minutes: 15
+      resolve_minutes: 240
+    high:
+      acknowledge_minutes: 60
+      resolve_minutes: 1440
+    medium:
+      acknowledge_minutes: 480
+      resolve_minutes: 4320
+    low:
+      acknowledge_minutes: 1440
+      resolve_minutes: 10080
+    informational:
+      acknowledge_minutes: 1440
+      resolve_minutes: 10080
+
+# E-mail to the IT department and ward officers. Off until enabled; the SMTP password
+# comes from an environment variable or a file, never from this file or the command line.
+email:
+  enabled: false
+  from_address: siem@localhost
+  smtp:
+    host: localhost
+    # 587 with starttls, 465 with tls (implicit TLS), 25 with plain (loopback relays only).
+    port: 587
+    security: starttls
+    username: null
+    password_env: null        # e.g. SIEM_SMTP_PASSWORD
+    password_file: null       # e.g. /etc/siem/smtp-password (mode 0600)
+    timeout: 30.0
+    # Verify the server certificate; turning this off is logged as a warning.
+    verify_tls: true
+    ca_file: null
+  # Who gets what, e.g.
+  #   - {{name: it, recipients: [it@city.example], min_severity: medium}}
+  #   - {{name: ward-3, recipients: [w3@city.example], sites: [ward-3], min_severity: high}}
+  # high and critical go out at once; the rest in a digest every digest_minutes.
+  routes: []
+  # More than max_messages immediate mails per route in window_seconds become one summary.
+  rate_limit:
+    max_messages: 10
+    window_seconds: 300
+  # Retry delay while the mail server is down (doubles up to max_seconds).
+  retry:
+    initial_seconds: 10.0
+    max_seconds: 600.0
+  # Language of the mails (en or vi); empty = the main language.
+  language: ""
+  # Time zone (IANA name) for times shown in mails.
+  timezone: UTC
+  # Sent mails kept in outbox/sent for inspection.
+  keep_sent: 200
 """
 
 

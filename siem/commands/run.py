@@ -13,6 +13,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 import click
@@ -37,7 +39,10 @@ def _status_text(pipeline: Pipeline, rate: float) -> str:
 
 def make_pipeline(app: App, *, spool: bool) -> Pipeline:
     """The pipeline of ``siem run`` and ``siem ingest`` (the one place stages are wired)."""
+    from siem.alerts.detection import AlertingDetector
+
     config = app.config
+    detector = app.load_detector()
     return Pipeline(
         app.store,
         app.create_parser,
@@ -45,7 +50,24 @@ def make_pipeline(app: App, *, spool: bool) -> Pipeline:
         spool_dir=app.data_path / "spool" if spool else None,
         labels=source_labels(config),
         enrichers=app.enrichers(),
+        detector=AlertingDetector(detector) if detector is not None else None,
+        alert_sink=app.alert_stage(),
     )
+
+
+@contextmanager
+def mail_delivery(app: App) -> Iterator[None]:
+    """Deliver e-mail in the background while the block runs (when e-mail is enabled)."""
+    from siem.alerts.stage import MailPump
+
+    pump = MailPump(app.email) if app.email is not None else None
+    if pump is not None:
+        pump.start()
+    try:
+        yield
+    finally:
+        if pump is not None:
+            pump.stop()
 
 
 def serve(app: App, *, status_line: bool, stop: threading.Event) -> Pipeline:
@@ -53,6 +75,7 @@ def serve(app: App, *, status_line: bool, stop: threading.Event) -> Pipeline:
     config = app.config
     sources = [(source, app.create_source(source_options(source))) for source in config.sources]
     pipeline = make_pipeline(app, spool=True)
+    click.echo(f"detection: {_rules_text(pipeline)}", err=True)
     pipeline.start()
     for source_config, source in sources:
         pipeline.add_source(source, spooled=is_network(source_config))
@@ -64,6 +87,11 @@ def serve(app: App, *, status_line: bool, stop: threading.Event) -> Pipeline:
     finally:
         pipeline.stop()
     return pipeline
+
+
+def _rules_text(pipeline: Pipeline) -> str:
+    detector = getattr(pipeline.detector, "detector", None)
+    return f"{detector.rule_count} rules" if detector is not None else "no rules loaded"
 
 
 class _Retention:
@@ -124,7 +152,8 @@ def run_command(options: AppOptions, no_status_line: bool) -> None:
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        pipeline = serve(app, status_line=app.interactive and not no_status_line, stop=stop)
+        with mail_delivery(app):
+            pipeline = serve(app, status_line=app.interactive and not no_status_line, stop=stop)
         totals = pipeline.totals
         click.echo(
             f"stopped: {totals.records:,} records, {totals.written:,} events stored, "

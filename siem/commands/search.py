@@ -13,12 +13,24 @@ import click
 from siem import event as ecs
 from siem.app import App, AppOptions
 from siem.errors import QueryError
+from siem.query import format_error, parse_query
+from siem.query.ast import Node
 from siem.store.base import EventQuery
 from siem.timerange import HELP as TIME_HELP
 from siem.timerange import parse_moment
 
 MESSAGE_WIDTH = 120
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _parse(text: str | None) -> Node | None:
+    if not text or not text.strip():
+        return None
+    try:
+        return parse_query(text)
+    except QueryError as exc:
+        click.echo(format_error(text, exc), err=True)
+        raise click.exceptions.Exit(exc.exit_code) from exc
 
 
 def field_filters(pairs: Sequence[str]) -> dict[str, Any]:
@@ -135,7 +147,7 @@ def json_line(event: ecs.Event) -> str:
 
 
 @click.command("search")
-@click.argument("text", required=False)
+@click.argument("text", metavar="[QUERY]", required=False)
 @click.option("--since", metavar="WHEN", help=f"Events at or after WHEN: {TIME_HELP}.")
 @click.option("--until", metavar="WHEN", help="Events at or before WHEN (same forms as --since).")
 @click.option(
@@ -157,10 +169,11 @@ def search_command(
     oldest_first: bool,
     as_json: bool,
 ) -> None:
-    """Search stored events. TEXT is full text over the raw log line, e.g.
+    """Search stored events. QUERY is in the search language (free words search the raw line), e.g.
 
     \b
       siem search "failed password" --since 24h
+      siem search 'source.ip:10.2.0.0/16 AND event.action:deny AND NOT destination.port:(80 OR 443)'
       siem search --field source.ip=10.0.0.5 --field event.dataset=syslog --json
     """
     now = time.time()
@@ -168,7 +181,7 @@ def search_command(
         since=_moment("--since", since, now),
         until=_moment("--until", until, now),
         fields=field_filters(fields),
-        text=text or None,
+        expression=_parse(text),
         limit=limit,
         newest_first=not oldest_first,
     )

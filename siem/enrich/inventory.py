@@ -1,7 +1,7 @@
 """Asset inventory: sites, zones, networks and devices, and the enricher that labels events.
 
 Every event gets ``labels.site`` and ``labels.zone`` of where it came from (observer, then host,
-then source, then destination address), ``labels.source_site/zone`` and
+then source, then destination address; else the device named in the log's host name), ``labels.source_site/zone`` and
 ``labels.destination_site/zone`` for each end, and the asset's name, type and owner where the
 address is a known device. Lookups are longest-prefix matches over the configured CIDRs, with a
 bounded cache per address string (the same few thousand addresses repeat all day).
@@ -33,6 +33,8 @@ from siem.yamlfile import LocatedDict, load_yaml_file
 ZONES = ("camera", "public_wifi", "office", "operations", "servers", "network", "dmz", "internet")
 
 _ORIGIN_FIELDS = (ecs.OBSERVER_IP, ecs.HOST_IP, ecs.SOURCE_IP, ecs.DESTINATION_IP)
+#: Host names that identify the device a log came from (when no address is known).
+_ORIGIN_NAMES = (ecs.OBSERVER_HOSTNAME, "host.hostname", ecs.HOST_NAME)
 _CACHE_LIMIT = 65536
 
 
@@ -79,6 +81,7 @@ class Inventory:
     #: (prefix length, network as int) -> Location, per IP version.
     _v4: dict[int, dict[int, Location]] = field(default_factory=dict, repr=False)
     _v6: dict[int, dict[int, Location]] = field(default_factory=dict, repr=False)
+    _by_name: dict[str, Location] = field(default_factory=dict, repr=False)
     _v4_lengths: list[int] = field(default_factory=list, repr=False)
     _v6_lengths: list[int] = field(default_factory=list, repr=False)
 
@@ -99,7 +102,8 @@ class Inventory:
         known = self.locate(asset.ip)
         zone = asset.zone or (known.zone if known else None)
         bits = 32 if ":" not in asset.ip else 128
-        self.add_network(f"{asset.ip}/{bits}", Location(asset.site, zone, asset))
+        location = self._by_name[asset.name.lower()] = Location(asset.site, zone, asset)
+        self.add_network(f"{asset.ip}/{bits}", location)
 
     def locate(self, address: str) -> Location | None:
         """The most specific location of an address, or None (also for a non-address)."""
@@ -118,6 +122,10 @@ class Inventory:
             if found is not None:
                 return found
         return None
+
+    def locate_name(self, name: str) -> Location | None:
+        """The location of the device with this name (case-insensitive), or None."""
+        return self._by_name.get(name.lower())
 
     @classmethod
     def load(cls, path: str | Path) -> Inventory:
@@ -194,6 +202,15 @@ class InventoryEnricher:
         found = cache[address] = self.inventory.locate(address)
         return found
 
+    def _locate_name(self, event: Event) -> Location | None:
+        for name in _ORIGIN_NAMES:
+            host = event.get(name)
+            if isinstance(host, str):
+                found = self.inventory.locate_name(host)
+                if found is not None:
+                    return found
+        return None
+
     def enrich(self, event: Event) -> None:
         """Set labels.* for the event's origin and both ends (existing labels are kept)."""
         origin: Location | None = None
@@ -203,6 +220,8 @@ class InventoryEnricher:
                 origin = self._locate(address)
                 if origin is not None:
                     break
+        if origin is None:
+            origin = self._locate_name(event)
         if ecs.LABEL_SITE not in event:
             event[ecs.LABEL_SITE] = origin.site if origin else self.default_site
         if origin is not None:

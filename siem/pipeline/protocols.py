@@ -13,7 +13,7 @@ from siem.alert import Alert
 from siem.enrich.base import Enricher
 from siem.event import Event
 
-__all__ = ["Detector", "Enricher"]
+__all__ = ["AlertSink", "Detector", "Enricher"]
 
 
 class Detector(Protocol):
@@ -21,4 +21,12 @@ class Detector(Protocol):
 
     def detect(self, events: Sequence[Event]) -> list[Alert]:
         """Alerts for the batch, in any order; an empty list when nothing matched."""
+        ...
+
+
+class AlertSink(Protocol):
+    """Takes the alerts of a batch once its events are stored (grouping, incidents, e-mail)."""
+
+    def handle(self, alerts: Sequence[Alert]) -> None:
+        """Process alerts; must be idempotent, since a replay after a crash repeats them."""
         ...

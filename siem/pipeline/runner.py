@@ -29,10 +29,10 @@ from siem.errors import ParseError, SiemError, StoreError, StoreFullError
 from siem.event import Event
 from siem.pipeline.counters import Counters
 from siem.pipeline.emitter import SourceEmitter
-from siem.pipeline.protocols import Detector, Enricher
+from siem.pipeline.protocols import AlertSink, Detector, Enricher
 from siem.pipeline.queue import QueueClosedError, RecordQueue
 from siem.pipeline.spool import CHECKPOINT, Spool
-from siem.store.base import Store
+from siem.store.base import Store, WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,7 @@ class Pipeline:
         config: PipelineConfig,
         spool_dir: Path | None = None,
         detector: Detector | None = None,
+        alert_sink: AlertSink | None = None,
         enrichers: Sequence[Enricher] = (),
         labels: Mapping[str, Mapping[str, str]] | None = None,
         stats_interval: float = 5.0,
@@ -79,6 +80,7 @@ class Pipeline:
         self.store = store
         self.config = config
         self.detector = detector
+        self.alert_sink = alert_sink
         self.enrichers = tuple(enrichers)
         self.totals = Totals()
         self.counters = Counters(store.source_stats())
@@ -319,9 +321,7 @@ class Pipeline:
     def _write(self, commit: _Commit) -> None:
         while True:
             try:
-                result = self.store.write(commit.events, checkpoints=commit.checkpoints or None)
-                if commit.alerts:
-                    self.store.write_alerts(commit.alerts)
+                result = self._commit(commit)
                 break
             except StoreFullError as exc:
                 log.error("%s; retrying in %.0f s", exc, _STORE_FULL_RETRY_SECONDS)
@@ -339,6 +339,22 @@ class Pipeline:
         with self._idle:
             self._uncommitted -= commit.records
             self._idle.notify_all()
+
+    def _commit(self, commit: _Commit) -> WriteResult:
+        checkpoints = commit.checkpoints or None
+        if not commit.alerts:
+            return self.store.write(commit.events, checkpoints=checkpoints)
+        if self.alert_sink is None:
+            result = self.store.write(commit.events, checkpoints=checkpoints)
+            self.store.write_alerts(commit.alerts)
+            return result
+        # Events first (the alert stage reads them), then alerts, then the checkpoints: a crash
+        # in between replays the batch, its events are duplicates and the stage is idempotent.
+        result = self.store.write(commit.events)
+        self.alert_sink.handle(commit.alerts)
+        if checkpoints:
+            self.store.write([], checkpoints=checkpoints)
+        return result
 
     def _save_stats(self) -> None:
         try:

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from siem.alert import Alert
+from siem.alerts.suppression import Suppression
 from siem.event import Event
+from siem.incidents.model import Incident, Note
+from siem.query.ast import Node
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,8 @@ class EventQuery:
     fields: Mapping[str, Any] = field(default_factory=dict)
     #: Full-text search over ``event.original`` (FTS5 syntax on SQLite).
     text: str | None = None
+    #: A parsed search-language query (``siem.query.parse_query``), ANDed with the rest.
+    expression: Node | None = None
     limit: int = 100
     #: Newest first when True.
     newest_first: bool = True
@@ -63,6 +68,47 @@ class WriteResult:
 
     written: int
     duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audit-log line, written in the same transaction as the change it describes."""
+
+    actor: str
+    action: str
+    target: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True, slots=True)
+class AlertQuery:
+    """Which alerts to list. ``level`` means that level or higher."""
+
+    since: float | None = None
+    level: str | None = None
+    site: str | None = None
+    zone: str | None = None
+    rule: str | None = None
+    #: None: not suppressed only; True: suppressed only; False: both.
+    suppressed: bool | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentQuery:
+    """Which incidents to list. Empty ``statuses`` means any; ``severity`` means that or higher."""
+
+    statuses: tuple[str, ...] = ()
+    severity: str | None = None
+    site: str | None = None
+    zone: str | None = None
+    assignee: str | None = None
+    #: Incidents updated at or after this (wall clock).
+    since: float | None = None
+    rule_id: str | None = None
+    entity: str | None = None
+    limit: int = 100
 
 
 class Store(Protocol):
@@ -118,6 +164,88 @@ class Store(Protocol):
 
     def audit_log(self, target: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Audit entries, newest first, optionally for one target."""
+        ...
+
+    # -- alert groups and suppressions (siem/alerts) -----------------------------------------
+
+    def alert_group(self, rule_id: str, group_key: str, suppression_id: str | None) -> Alert | None:
+        """The latest group alert of ``rule_id`` and ``group_key`` (suppressed by
+        ``suppression_id``, or not suppressed when None), without its event ids."""
+        ...
+
+    def folded_alert_ids(self, ids: Sequence[str]) -> set[str]:
+        """Those of ``ids`` (alerts from the detector) already folded into a group."""
+        ...
+
+    def save_alert_groups(
+        self, groups: Sequence[Alert], members: Mapping[str, str], suppressed: Mapping[str, str]
+    ) -> None:
+        """Upsert group alerts (adding their event ids), record ``members`` (alert id -> group
+        id) and ``suppressed`` (group id -> suppression id, whose hit counts grow), atomically."""
+        ...
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        """The alert with this id, or with this unique id prefix (at least 6 characters)."""
+        ...
+
+    def find_alerts(self, query: AlertQuery) -> list[Alert]:
+        """Alerts matching ``query``, newest last_seen first."""
+        ...
+
+    def alert_suppressions(self, alert_ids: Sequence[str]) -> dict[str, str]:
+        """Suppression id by alert id, for those of ``alert_ids`` that were suppressed."""
+        ...
+
+    def add_suppression(self, suppression: Suppression, audit: AuditEntry) -> None:
+        """Store a new suppression and its audit entry."""
+        ...
+
+    def remove_suppression(self, suppression_id: str, *, at: float, actor: str) -> Suppression:
+        """Mark a suppression removed (kept for the record) and audit it; QueryError if unknown."""
+        ...
+
+    def suppressions(self, *, active_at: float | None = None) -> list[Suppression]:
+        """Suppressions, newest first; only those active at ``active_at`` when given."""
+        ...
+
+    # -- incidents (siem/incidents) ---------------------------------------------------------------
+
+    def insert_incident(self, incident: Incident, *, alert_ids: Sequence[str], audit: AuditEntry) -> bool:
+        """Store a new incident linked to ``alert_ids``; False (nothing written) if its id exists."""
+        ...
+
+    def update_incident(
+        self,
+        incident: Incident,
+        *,
+        expected_version: int,
+        audit: AuditEntry,
+        note: Note | None = None,
+        links: Sequence[tuple[str, str]] = (),
+    ) -> Incident:
+        """Save ``incident`` if the stored version is still ``expected_version`` (else
+        ConflictError), with its audit entry, an optional note and (kind, id) links; returns it
+        with the new version."""
+        ...
+
+    def get_incident(self, incident_id: str) -> Incident | None:
+        """The incident with this id (case-insensitive), if any."""
+        ...
+
+    def find_incidents(self, query: IncidentQuery) -> list[Incident]:
+        """Incidents matching ``query``: highest severity first, then oldest opened first."""
+        ...
+
+    def incident_for_alert(self, alert_id: str) -> Incident | None:
+        """The incident an alert is linked to, if any."""
+        ...
+
+    def incident_links(self, incident_id: str, kind: str) -> list[str]:
+        """Ids of the alerts (``kind='alert'``) or events (``'event'``) linked to an incident."""
+        ...
+
+    def incident_notes(self, incident_id: str) -> list[Note]:
+        """An incident's notes, oldest first."""
         ...
 
     def close(self) -> None:

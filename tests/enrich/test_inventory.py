@@ -69,5 +69,14 @@ def test_errors_name_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no site"):
         Inventory.load(path)
     path.write_text("sites: []\nwards: []\n")
-    with pytest.raises(ConfigError, match="unknown key inventory.wards"):
+    with pytest.raises(ConfigError, match=r"unknown key inventory\.wards"):
         Inventory.load(path)
+
+
+def test_device_found_by_host_name_when_no_address_matches() -> None:
+    enricher = InventoryEnricher(Inventory.load(EXAMPLE), default_site="city")
+    event = {"host.hostname": "WARD3-CAM-001", "source.ip": "203.0.113.9"}
+    enricher.enrich(event)
+    assert event["labels.site"] == "ward-3"
+    assert event["labels.zone"] == "camera"
+    assert event["labels.asset_type"] == "camera"

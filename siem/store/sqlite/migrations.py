@@ -144,6 +144,48 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         END""",
         "INSERT INTO events_fts (events_fts) VALUES ('rebuild')",
     ),
+    # 3: alert groups (which raw alert folded into which group), suppressions, and the
+    # incident columns the lifecycle needs (``owner`` is the assignee, ``closed_at`` the
+    # resolve time; ``version`` guards concurrent updates).
+    (
+        "CREATE INDEX alerts_group ON alerts (rule_id, group_key, last_seen)",
+        """CREATE TABLE alert_folds (
+            alert_id TEXT PRIMARY KEY,
+            group_id TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE suppressions (
+            id TEXT PRIMARY KEY,
+            rule TEXT,
+            site TEXT,
+            address TEXT,
+            daily_window TEXT,
+            expires_at REAL,
+            reason TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            removed_at REAL,
+            removed_by TEXT,
+            hits INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE alert_suppressed (
+            alert_id TEXT PRIMARY KEY REFERENCES alerts (id) ON DELETE CASCADE,
+            suppression_id TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        "ALTER TABLE incidents ADD COLUMN rule_id TEXT",
+        "ALTER TABLE incidents ADD COLUMN entity TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE incidents ADD COLUMN zone TEXT",
+        "ALTER TABLE incidents ADD COLUMN severity_rank INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE incidents ADD COLUMN summary TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE incidents ADD COLUMN opened_at REAL",
+        "ALTER TABLE incidents ADD COLUMN acknowledged_at REAL",
+        "ALTER TABLE incidents ADD COLUMN first_alert_at REAL",
+        "ALTER TABLE incidents ADD COLUMN last_alert_at REAL",
+        "ALTER TABLE incidents ADD COLUMN alert_count INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE incidents ADD COLUMN reopen_count INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE incidents ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
+        "CREATE INDEX incidents_entity ON incidents (rule_id, entity, last_alert_at)",
+        "CREATE INDEX incident_links_target ON incident_links (kind, target_id)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from siem.errors import QueryError
+from siem.query.ast import And, FreeText, Node, Not, Or
 from siem.store.base import EventQuery
+from siem.store.sqlite.querylang import to_sql
 from siem.store.sqlite.rows import EVENT_COLUMNS
 
 FIELD_NAME = re.compile(r"[A-Za-z0-9_@.\-]+")
@@ -85,6 +87,10 @@ def where_clause(query: EventQuery) -> tuple[str, list[Any]]:
     if query.text is not None and query.text.strip():
         conditions.append("seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
         params.append(fts_match(query.text))
+    if query.expression is not None:
+        fragment, extra = to_sql(query.expression)
+        conditions.append(fragment)
+        params.extend(extra)
     if not conditions:
         return "", params
     return " WHERE " + " AND ".join(conditions), params
@@ -106,3 +112,18 @@ def _add_fields(fields: Mapping[str, Any], conditions: list[str], params: list[A
         else:
             conditions.append(f"{expression} IN ({', '.join('?' * len(values))})")
         params.extend(values)
+
+
+def uses_full_text(query: EventQuery) -> bool:
+    """Whether the query reads the FTS index (so an FTS syntax error can be explained)."""
+    return bool(query.text) or (query.expression is not None and _has_free_text(query.expression))
+
+
+def _has_free_text(node: Node) -> bool:
+    if isinstance(node, FreeText):
+        return True
+    if isinstance(node, Not):
+        return _has_free_text(node.child)
+    if isinstance(node, And | Or):
+        return any(_has_free_text(child) for child in node.children)
+    return False

@@ -21,8 +21,10 @@ from siem.errors import QueryError, StoreError, StoreFullError
 from siem.event import Event
 from siem.store.base import EventQuery, SourceStats, StoreStats, WriteResult
 from siem.store.sqlite import rows
+from siem.store.sqlite.cases import CaseTables
 from siem.store.sqlite.migrations import current_version, migrate
-from siem.store.sqlite.query import where_clause
+from siem.store.sqlite.query import uses_full_text, where_clause
+from siem.store.sqlite.querylang import register_functions
 
 #: Rows deleted per transaction by retention, so readers and the writer wait briefly at most.
 RETENTION_CHUNK = 5000
@@ -34,7 +36,7 @@ VACUUM_PAGES = 4096
 _ID_CHUNK = 500
 
 
-class SqliteStore:
+class SqliteStore(CaseTables):
     """The Store protocol on one SQLite file."""
 
     backend = "sqlite"
@@ -65,6 +67,7 @@ class SqliteStore:
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store: {exc}", path=self.path) from exc
+        register_functions(self._conn)
         try:
             self._configure(fsync=fsync, max_page_count=max_page_count)
             self.schema_version = migrate(self._conn, location=str(self.path))
@@ -170,14 +173,14 @@ class SqliteStore:
         where, params = where_clause(query)
         order = "DESC" if query.newest_first else "ASC"
         sql = f"{rows.EVENT_SELECT}{where} ORDER BY ts {order}, seq {order} LIMIT ?"
-        found = self._fetchall(sql, (*params, max(0, query.limit)), full_text=bool(query.text))
+        found = self._fetchall(sql, (*params, max(0, query.limit)), full_text=uses_full_text(query))
         return iter([rows.row_event(original, doc) for original, doc in found])
 
     def count(self, query: EventQuery) -> int:
         """How many events match (``limit`` ignored)."""
         where, params = where_clause(query)
         row = self._fetchone(
-            f"SELECT count(*) FROM events{where}", params, full_text=bool(query.text)
+            f"SELECT count(*) FROM events{where}", params, full_text=uses_full_text(query)
         )
         return int(row[0]) if row is not None else 0
 

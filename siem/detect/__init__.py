@@ -1,0 +1,1 @@
+"""Sigma detection: loading (pySigma), compiling, indexing, matching, correlation, routing."""

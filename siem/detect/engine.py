@@ -1,0 +1,195 @@
+"""The detection engine: routes events to rules, runs the candidates, feeds correlations.
+
+One engine serves ``siem detect``, ``siem rules test``, ``siem run`` and ``siem ingest``:
+``Detector.detect(events)`` takes a batch of flat events and returns the matches and the
+correlation matches, in stream order.
+
+Routing (``logsource="strict"``): rules are grouped by logsource; an event's facets
+(``siem.detect.logsource.event_logsources``) pick the groups whose logsource fits, and one
+rule index per distinct set of groups is built on first use and kept. ``"any"`` applies every
+rule to every event (how SigmaHQ checks its regression data).
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from siem import event as ecs
+from siem.detect.index import RuleIndex
+from siem.detect.loader import LoadedRule, RuleSet
+from siem.detect.model import CorrelationMatch, Logsource, Match, RuleInfo
+from siem.errors import RuleError
+
+log = logging.getLogger(__name__)
+
+LOGSOURCE_MODES = ("any", "strict")
+#: Distinct routing plans kept (one per combination of event facets seen).
+_MAX_PLANS = 1024
+
+FacetsOf = Callable[[Mapping[str, Any]], tuple[Logsource, ...]]
+Applies = Callable[[Logsource, Logsource], bool]
+
+
+@dataclass(slots=True)
+class Detections:
+    """What a batch of events produced."""
+
+    matches: list[Match] = field(default_factory=list)
+    correlations: list[CorrelationMatch] = field(default_factory=list)
+
+
+def _routing() -> tuple[FacetsOf, Applies]:
+    from siem.detect.logsource import event_logsources, rule_applies
+
+    return event_logsources, rule_applies
+
+
+def event_time(event: Mapping[str, Any], default: float) -> float:
+    """The event's time (``@timestamp`` or Windows ``TimeCreated_SystemTime``) in epoch seconds."""
+    for key in (ecs.TIMESTAMP, "TimeCreated_SystemTime"):
+        value = event.get(key)
+        if isinstance(value, str):
+            try:
+                return ecs.parse_timestamp(value)
+            except ValueError:
+                continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return default
+
+
+class Detector:
+    """Compiled rules plus their index; stateful only through correlations."""
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        *,
+        logsource: str = "strict",
+        routing: tuple[FacetsOf, Applies] | None = None,
+        correlate: bool = True,
+        value_cache: int = 16384,
+    ) -> None:
+        if logsource not in LOGSOURCE_MODES:
+            raise RuleError(f"unknown logsource mode {logsource!r} (use any or strict)")
+        self.ruleset = ruleset
+        self.rules: list[LoadedRule] = list(ruleset.rules)
+        self.logsource = logsource
+        self._matchers = [loaded.compiled.matcher for loaded in self.rules]
+        self._infos = [loaded.info for loaded in self.rules]
+        self._value_cache = value_cache
+        self._all = RuleIndex([(n, r.compiled.groups) for n, r in enumerate(self.rules)],
+                              cache_size=value_cache)
+        self._groups: dict[Logsource, list[int]] = {}
+        for number, loaded in enumerate(self.rules):
+            self._groups.setdefault(loaded.info.logsource, []).append(number)
+        self._plans: dict[tuple[Logsource, ...], RuleIndex] = {}
+        self._routing = routing
+        if logsource == "strict" and routing is None:
+            self._routing = _routing()
+        self._last_time = 0.0
+        self._expired_at = 0.0
+        # The parsed rules are hundreds of thousands of long-lived objects: move them out of
+        # the collector's sight, or every full collection (frequent while events stream)
+        # walks them all.
+        gc.collect()
+        gc.freeze()
+        self.correlation: Any = None
+        if correlate and ruleset.correlations:
+            if importlib.util.find_spec("siem.detect.correlation") is None:
+                log.warning("correlation rules loaded but the correlation engine is missing")
+            else:
+                from siem.detect.correlation import CorrelationEngine
+
+                self.correlation = CorrelationEngine(ruleset.correlations, ruleset.infos)
+
+    @property
+    def rule_count(self) -> int:
+        """Base rules loaded."""
+        return len(self.rules)
+
+    def _index_for(self, event: Mapping[str, Any]) -> RuleIndex:
+        if self.logsource == "any" or self._routing is None:
+            return self._all
+        facets_of, applies = self._routing
+        facets = facets_of(event)
+        index = self._plans.get(facets)
+        if index is None:
+            numbers = sorted(
+                number
+                for rule_source, members in self._groups.items()
+                if any(applies(rule_source, facet) for facet in facets)
+                for number in members
+            )
+            index = RuleIndex([(n, self.rules[n].compiled.groups) for n in numbers],
+                              cache_size=self._value_cache)
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.clear()
+            self._plans[facets] = index
+        return index
+
+    def match_event(self, event: Mapping[str, Any]) -> list[int]:
+        """Numbers of the rules (in ``self.rules``) that match one event."""
+        candidates = self._index_for(event).candidates(event)
+        matchers = self._matchers
+        return [n for n in sorted(candidates) if matchers[n](event)]
+
+    def match_rule(self, rule: LoadedRule, event: Mapping[str, Any]) -> bool:
+        """Whether one rule matches one event, through the index as the engine runs it."""
+        number = self.rules.index(rule)
+        return number in self.match_event(event)
+
+    def detect(self, events: Iterable[dict[str, Any]], start_index: int = 0) -> Detections:
+        """Run a batch of flat events through the rules; ``event_index`` counts from start."""
+        result = Detections()
+        infos = self._infos
+        for offset, event in enumerate(events):
+            numbers = self.match_event(event)
+            if not numbers:
+                continue
+            when = event_time(event, self._last_time)
+            self._last_time = when
+            for number in numbers:
+                info = infos[number]
+                match = Match(info, event, start_index + offset, _matched_fields(info, event))
+                if info.generate:
+                    result.matches.append(match)
+                if self.correlation is not None:
+                    result.correlations.extend(self.correlation.feed(match, when))
+        # Closing windows walks every group: do it when event time moved on by a second.
+        if self.correlation is not None and self._last_time - self._expired_at >= 1.0:
+            result.correlations.extend(self.correlation.expire(self._last_time))
+            self._expired_at = self._last_time
+        return result
+
+    def finish(self) -> list[CorrelationMatch]:
+        """End of stream: close every correlation window (emits lt/lte results)."""
+        if self.correlation is None:
+            return []
+        found: list[CorrelationMatch] = self.correlation.expire(float("inf"))
+        return found
+
+    def rules_by_id(self) -> dict[str, RuleInfo]:
+        """RuleInfo of every loaded rule by id."""
+        return dict(self.ruleset.infos)
+
+
+def _matched_fields(info: RuleInfo, event: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: event[name] for name in info.fields if event.get(name) is not None}
+
+
+def detector_for(
+    ruleset: RuleSet, *, logsource: str = "strict", correlate: bool = True
+) -> Detector:
+    """A Detector for a loaded rule set (the one entry point the pipeline uses)."""
+    return Detector(ruleset, logsource=logsource, correlate=correlate)
+
+
+def matching_rules(detector: Detector, events: Sequence[dict[str, Any]]) -> list[list[str]]:
+    """Ids of the rules matching each event (handy for tests and the regression runner)."""
+    return [[detector.rules[n].info.id for n in detector.match_event(e)] for e in events]

@@ -1,0 +1,1 @@
+"""Incidents: related alerts gathered into one case, with lifecycle, SLA, audit and export."""

@@ -1,0 +1,1 @@
+"""The Elasticsearch backend of the store (query translation; the client lives elsewhere)."""

@@ -1,0 +1,1 @@
+"""Terminal output: rich tables for alerts and incidents, and the Textual triage app."""
