@@ -75,7 +75,7 @@ class Pipeline:
         alert_sink: AlertSink | None = None,
         enrichers: Sequence[Enricher] = (),
         labels: Mapping[str, Mapping[str, str]] | None = None,
-        stats_interval: float = 5.0,
+        stats_interval: float = 1.0,
     ) -> None:
         self.store = store
         self.config = config
