@@ -54,7 +54,8 @@ def convert_rules(paths: Iterable[str | Path], target: str) -> tuple[list[Conver
     windows = backend_class(processing_pipeline=_windows_pipeline())
     other = backend_class(processing_pipeline=_our_pipeline())
     converted: list[Converted] = []
-    for rule in collection.rules:
+    # Base rules first: a backend converts a correlation from its rules' conversion results.
+    for rule in sorted(collection.rules, key=lambda item: isinstance(item, SigmaCorrelationRule)):
         if isinstance(rule, SigmaCorrelationRule):
             try:
                 rule.resolve_rule_references(collection)
@@ -65,10 +66,14 @@ def convert_rules(paths: Iterable[str | Path], target: str) -> tuple[list[Conver
         is_windows = isinstance(rule, SigmaRule) and rule.logsource.product == "windows"
         backend = windows if is_windows else other
         try:
-            queries = backend.convert_rule(rule)
-        except (SigmaError, NotImplementedError, ValueError, TypeError) as exc:
+            if isinstance(rule, SigmaCorrelationRule):
+                queries = backend.convert_correlation_rule(rule)
+            else:
+                queries = backend.convert_rule(rule)
+        except (SigmaError, NotImplementedError, ValueError, TypeError, AttributeError) as exc:
             where = rule.source.path if rule.source is not None else "<input>"
-            failures.append(f"{where} [{rule_id}] {rule.title}: {type(exc).__name__}: {exc}")
+            reason = (str(exc).splitlines() or [""])[0][:300]
+            failures.append(f"{where} [{rule_id}] {rule.title}: {type(exc).__name__}: {reason}")
             continue
         converted.append((rule_id, rule.title, [str(query) for query in queries]))
     return converted, failures
