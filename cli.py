@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "alerts": "siem.commands.alerts:alerts_group",
     "incidents": "siem.commands.incidents:incidents_group",
     "triage": "siem.commands.triage:triage_command",
+    "capture": "siem.commands.capture:capture_command",
+    "es": "siem.commands.es:es_group",
 }
 
 HELP: dict[str, str] = {
@@ -45,6 +47,8 @@ HELP: dict[str, str] = {
     "alerts": "List and show alerts; suppress known false positives.",
     "incidents": "List, handle and export incidents (ack, assign, note, resolve...).",
     "triage": "Full-screen triage of open incidents.",
+    "capture": "Capture packets live into flow and metadata events.",
+    "es": "Set up and inspect the Elasticsearch store (templates, lifecycle).",
 }
 
 

@@ -17,6 +17,7 @@ _BUILTIN_PARSERS: dict[str, str] = {
     "syslog": "collectors.parsers.syslog:SyslogParser",
     "auto": "collectors.parsers.auto:AutoParser",
     "windows": "collectors.parsers.windows:WindowsParser",
+    "ecs-json": "collectors.parsers.ecs_json:EcsJsonParser",
 }
 
 #: The vendor parsers' own table (collectors/parsers/catalog.py) merged with the built-ins.
@@ -27,6 +28,8 @@ SOURCES: Registry[Any] = Registry(
     {
         "syslog": "collectors.sources.syslog:create_source",
         "file": "collectors.sources.file:create_source",
+        "pcap": "collectors.sources.pcap:create_source",
+        "capture": "collectors.sources.capture:create_source",
     },
 )
 

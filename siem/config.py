@@ -19,6 +19,7 @@ from siem.alerts.config import AlertsConfig
 from siem.errors import ConfigError
 from siem.incidents.config import IncidentsConfig
 from siem.notify.config import EmailConfig
+from siem.store.elasticsearch.config import ElasticsearchConfig
 from siem.yamlfile import LocatedDict, load_yaml_file
 
 DEFAULT_DATA_DIR = "siem-data"
@@ -57,6 +58,9 @@ class SourceConfig:
     timezone: str = "UTC"
     max_message_bytes: int = 65536
     tls: TlsConfig = field(default_factory=TlsConfig)
+    #: For capture: the network interface (``eth0``) and a BPF filter in tcpdump syntax.
+    interface: str = ""
+    bpf: str = ""
     #: Fixed labels for every event of this source (e.g. the ward it sits in).
     site: str | None = None
     zone: str | None = None
@@ -68,6 +72,8 @@ class SourceConfig:
             return self.name
         if self.type == "syslog":
             return f"syslog-{self.transport}:{self.host}:{self.port}"
+        if self.type == "capture" and self.interface:
+            return f"capture:{self.interface}"
         return f"{self.type}:{','.join(self.paths)}" if self.paths else self.type
 
 
@@ -96,6 +102,7 @@ class StoreConfig:
     #: SQLite file name inside the data directory.
     sqlite_file: str = "siem.db"
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    elasticsearch: ElasticsearchConfig = field(default_factory=ElasticsearchConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,8 +279,10 @@ def validate(config: Config) -> None:
             raise ConfigError(f"{where}.transport must be one of udp, tcp, tls, not {source.transport!r}", path=path)
         if not 0 <= source.port <= 65535:
             raise ConfigError(f"{where}.port must be between 0 and 65535, not {source.port}", path=path)
-        if source.type == "file" and not source.paths:
+        if source.type in ("file", "pcap") and not source.paths:
             raise ConfigError(f"{where}.paths must name at least one file or glob", path=path)
+        if source.type == "capture" and not source.interface:
+            raise ConfigError(f"{where}.interface must name a network interface (e.g. eth0)", path=path)
     if config.pipeline.queue_size < 1 or config.pipeline.batch_size < 1:
         raise ConfigError("pipeline.queue_size and pipeline.batch_size must be at least 1", path=path)
 

@@ -20,13 +20,13 @@ class SourceOptions:
     """Settings of one source; a field a source type does not use is ignored."""
 
     name: str
-    #: The source type in the registry: syslog, file.
+    #: The source type in the registry: syslog, file, pcap, capture.
     kind: str = "syslog"
     #: syslog: udp, tcp or tls.
     transport: str = "udp"
     host: str = "127.0.0.1"
     port: int = 5514
-    #: file: paths or globs.
+    #: file, pcap: paths or globs.
     paths: tuple[str, ...] = ()
     format: str = "auto"
     timezone: str = "UTC"
@@ -41,6 +41,12 @@ class SourceOptions:
     resume: bool = True
     #: file: seconds between looks for new data, new files and rotation.
     poll_interval: float = 0.25
+    #: capture: the network interface to listen on (``eth0``, ``lo``).
+    interface: str = ""
+    #: capture: a BPF filter in tcpdump syntax (empty = every packet).
+    bpf: str = ""
+    #: capture: stop after this many packets (0 = until stopped).
+    packet_limit: int = 0
 
 
 class BatchEmitter(Emitter, Protocol):

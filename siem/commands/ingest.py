@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import click
 
 from collectors.sources.contract import SourceOptions
 from collectors.sources.file import expand
+from collectors.sources.pcap import is_capture_file
 from siem.app import App, AppOptions
 from siem.commands.run import mail_delivery, make_pipeline
 from siem.errors import SourceError
@@ -41,11 +43,17 @@ def ingest(app: App, paths: tuple[str, ...], *, fmt: str, timezone: str, progres
         raise SourceError(f"no file matches {' '.join(paths)}")
     app.create_parser(fmt)  # an unknown format fails here, before any work
     total_bytes = sum(path.stat().st_size for path in files)
-    source = app.create_source(options)
+    # Capture files go through the pcap source (packet metadata), the rest line by line.
+    captures = tuple(str(path) for path in files if is_capture_file(path))
+    logs = tuple(str(path) for path in files if not is_capture_file(path))
+    sources = [app.create_source(replace(options, paths=logs))] if logs else []
+    if captures:
+        sources.append(app.create_source(replace(options, kind="pcap", paths=captures)))
     pipeline = make_pipeline(app, spool=False)
     with mail_delivery(app):
         pipeline.start()
-        pipeline.add_source(source, spooled=False)
+        for source in sources:
+            pipeline.add_source(source, spooled=False)
         try:
             if progress:
                 _show_progress(app, pipeline, total_bytes)

@@ -39,7 +39,12 @@ sources:
     host: 127.0.0.1
     port: 5514
     # file: paths or globs to tail, e.g. [/var/log/auth.log, /var/log/remote/*.log]
+    # pcap: capture files or globs to read once each, e.g. [/var/captures/*.pcap]
     paths: []
+    # capture: network interface to capture on live (needs root or CAP_NET_RAW), e.g. eth0
+    interface: ""
+    # capture: BPF filter in tcpdump syntax, e.g. "not port 22"
+    bpf: ""
     # Parser name, or auto to detect each record's format.
     format: auto
     # IANA time zone of devices that log local time without an offset (e.g. Asia/Ho_Chi_Minh).
@@ -73,6 +78,29 @@ store:
     max_size_mb: 0
     # How often the retention job runs while 'siem run' is up.
     interval_seconds: 3600
+  # Used when backend is elasticsearch (see docs/elasticsearch.md; 'siem es setup' once).
+  elasticsearch:
+    hosts: [http://127.0.0.1:9200]
+    # Secrets are read from files: an API key, or a user name and a password file.
+    api_key_file: null
+    username: null
+    password_file: null
+    # CA certificate (PEM) of the cluster, for https.
+    ca_certs: null
+    index_prefix: siem
+    # REST compatibility asked for: "8" (8.x and 9.x clusters), "9", or "none" (OpenSearch).
+    compatibility: "8"
+    # wait_for: searchable when written (up to 1 s per request); "false": fastest ingest.
+    refresh: wait_for
+    bulk_docs: 500
+    max_in_flight: 2
+    # Retries on 429/5xx and lost connections, backoff doubling from retry_backoff seconds.
+    max_retries: 5
+    retry_backoff: 0.5
+    request_timeout: 30.0
+    # Lifecycle policy: roll over at this size (GB) or age (days).
+    rollover_max_size_gb: 50
+    rollover_max_age_days: 1
 
 pipeline:
   # Records held in memory before TCP and file sources are slowed and UDP drops (counted).

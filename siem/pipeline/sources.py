@@ -41,6 +41,8 @@ def source_options(source: SourceConfig, *, follow: bool = True, resume: bool = 
         tls_require_client_cert=source.tls.require_client_cert,
         follow=follow,
         resume=resume,
+        interface=source.interface,
+        bpf=source.bpf,
     )
 
 

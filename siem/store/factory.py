@@ -17,8 +17,11 @@ def open_store(config: Config, data_dir: Path) -> Store:
 
         return SqliteStore(data_dir / config.store.sqlite_file, fsync=config.pipeline.fsync)
     if backend == "elasticsearch":
-        raise StoreError(
-            "store backend 'elasticsearch' is not available yet; use 'sqlite'",
-            path=config.source_file,
-        )
-    raise StoreError(f"unknown store backend {backend!r}; use 'sqlite'", path=config.source_file)
+        # Imported here: the client is only loaded when this backend is chosen.
+        from siem.store.elasticsearch.store import ElasticsearchStore
+
+        return ElasticsearchStore(config.store.elasticsearch)
+    raise StoreError(
+        f"unknown store backend {backend!r}; use 'sqlite' or 'elasticsearch'",
+        path=config.source_file,
+    )

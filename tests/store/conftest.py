@@ -12,31 +12,46 @@ from siem import event as ecs
 from siem.config import Config, StoreConfig
 from siem.store.base import Store
 from siem.store.factory import open_store
+from tests.store import es_cluster
 
 #: Every backend the contract suite runs against. Adding one is a one-line change here.
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "elasticsearch"]
 
 #: A moment in the past all test events are placed around (2026-11-20T00:00:00Z).
 BASE = 1795132800.0
 
 
 def open_backend(backend: str, data_dir: Path) -> Store:
-    """A fresh store of ``backend`` in ``data_dir``."""
+    """A fresh store of ``backend`` in ``data_dir`` (Elasticsearch: indices named after it)."""
+    if backend == "elasticsearch":
+        (cluster,) = es_cluster.current
+        config = StoreConfig(backend=backend, elasticsearch=cluster.config(data_dir))
+        return open_store(Config(store=config), data_dir)
     return open_store(Config(store=StoreConfig(backend=backend)), data_dir)
+
+
+@pytest.fixture(scope="session")
+def es_test_cluster() -> Iterator[es_cluster.Cluster]:
+    """The Elasticsearch-compatible cluster of this session (see es_cluster.py)."""
+    yield from es_cluster.start_cluster()
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    """The name of each backend in turn."""
+    """The name of each backend in turn (starting the test cluster for Elasticsearch)."""
+    if request.param == "elasticsearch":
+        request.getfixturevalue("es_test_cluster")
     return str(request.param)
 
 
 @pytest.fixture
 def store(backend: str, data_dir: Path) -> Iterator[Store]:
-    """An empty store of each backend, closed after the test."""
+    """An empty store of each backend, closed (and its indices deleted) after the test."""
     opened = open_backend(backend, data_dir)
     yield opened
     opened.close()
+    if backend == "elasticsearch":
+        es_cluster.delete_indices(es_cluster.current[0], data_dir)
 
 
 def syslog_event(

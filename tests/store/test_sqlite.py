@@ -97,11 +97,6 @@ def test_synchronous_follows_pipeline_fsync(data_dir: Path, fsync: bool, level: 
         opened.close()
 
 
-def test_elasticsearch_backend_is_refused_clearly(data_dir: Path) -> None:
-    with pytest.raises(StoreError, match="not available yet"):
-        open_store(Config(store=StoreConfig(backend="elasticsearch")), data_dir)
-
-
 def test_old_schema_is_migrated_on_open(db_path: Path) -> None:
     conn = raw(db_path)
     assert migrate(conn, location=str(db_path), target=1) == 1
