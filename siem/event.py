@@ -159,3 +159,16 @@ def from_nested(document: Mapping[str, Any]) -> Event:
 
     walk(document, "")
     return flat
+
+
+def timestamp_ms(event: Mapping[str, Any], fallback_ms: int) -> int:
+    """The event's ``@timestamp`` in epoch milliseconds, or ``fallback_ms`` if absent or bad."""
+    stamp = event.get(TIMESTAMP)
+    if isinstance(stamp, str):
+        try:
+            return int(parse_timestamp(stamp) * 1000)
+        except ValueError:
+            return fallback_ms
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+        return int(stamp * 1000)
+    return fallback_ms

@@ -43,18 +43,6 @@ log = logging.getLogger(__name__)
 RETENTION_CHUNK = 5000
 
 
-def _event_ms(event: Mapping[str, Any], fallback_ms: int) -> int:
-    stamp = event.get(ecs.TIMESTAMP)
-    if isinstance(stamp, str):
-        try:
-            return int(ecs.parse_timestamp(stamp) * 1000)
-        except ValueError:
-            return fallback_ms
-    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
-        return int(stamp * 1000)
-    return fallback_ms
-
-
 def _event_id(event: Mapping[str, Any]) -> str:
     ident = event.get(ecs.ID)
     if ident:
@@ -86,7 +74,7 @@ class ElasticsearchStore(CaseIndices):
             index = self.names.events(event.get(ecs.DATASET))
             self.ensure_index(index, events=True)
             document = dict(event)
-            document[mapping.TS_FIELD] = _event_ms(event, now_ms)
+            document[mapping.TS_FIELD] = ecs.timestamp_ms(event, now_ms)
             document[mapping.SEQ_FIELD] = seq + offset
             actions.append(Action(index=index, id=_event_id(event), document=document))
         outcome = self._bulk.create(actions)
@@ -155,6 +143,48 @@ class ElasticsearchStore(CaseIndices):
                 break
             after = hits[-1]["sort"]
         return found
+
+    def scan(self, query: EventQuery, *, page: int = 1000) -> Iterator[Event]:
+        """Every matching event, oldest first, paged with ``search_after`` on (event time,
+        write order) (no point in time: each page sees the index as it is then)."""
+        self.check_open()
+        return self._pages(self._query(query), max(1, min(page, PAGE)), "cannot scan events")
+
+    def search_lucene(
+        self,
+        lucene: str,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        site: str | None = None,
+        page: int = 1000,
+    ) -> Iterator[Event]:
+        """Events matching a Lucene ``query_string`` (as pySigma's Lucene backend writes
+        them), within the time range and site, oldest first."""
+        self.check_open()
+        fields: dict[str, Any] = {} if site is None else {ecs.LABEL_SITE: site}
+        body = query_body(EventQuery(since=since, until=until, fields=fields))
+        filters: list[dict[str, Any]] = list(body["bool"]["filter"]) if "bool" in body else []
+        filters.append({"query_string": {"query": lucene, "allow_leading_wildcard": True}})
+        return self._pages({"bool": {"filter": filters}}, max(1, min(page, PAGE)),
+                           "cannot run the hunting query")
+
+    def _pages(self, body: dict[str, Any], size: int, what: str) -> Iterator[Event]:
+        sort = sort_order(False)
+        after: list[Any] | None = None
+        while True:
+            extra: dict[str, Any] = {} if after is None else {"search_after": after}
+            response = self.cluster.search_call(
+                what, self.cluster.client.search,
+                index=self.names.events_pattern, query=body, sort=sort, size=size,
+                ignore_unavailable=True, allow_no_indices=True, track_total_hits=False, **extra,
+            )
+            hits = response["hits"]["hits"]
+            for hit in hits:
+                yield _source_event(hit["_source"])
+            if len(hits) < size:
+                return
+            after = hits[-1]["sort"]
 
     def count(self, query: EventQuery) -> int:
         """How many events match (``limit`` ignored)."""

@@ -74,19 +74,6 @@ def _text(value: Any) -> Any:
     return str(value)
 
 
-def event_ms(event: Mapping[str, Any], fallback_ms: int) -> int:
-    """The event's ``@timestamp`` in epoch milliseconds, or ``fallback_ms`` if absent or bad."""
-    stamp = event.get(ecs.TIMESTAMP)
-    if isinstance(stamp, str):
-        try:
-            return int(ecs.parse_timestamp(stamp) * 1000)
-        except ValueError:
-            return fallback_ms
-    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
-        return int(stamp * 1000)
-    return fallback_ms
-
-
 def event_row(event: Mapping[str, Any], now_ms: int) -> EventRow:
     """The ``INSERT_EVENT`` parameters of one event; ``now_ms`` stands in for a missing time."""
     original = event.get(ecs.ORIGINAL)
@@ -99,7 +86,7 @@ def event_row(event: Mapping[str, Any], now_ms: int) -> EventRow:
     return (
         # An event without an id (a bug upstream) still gets a stable one, from its content.
         str(ident) if ident else ecs.make_event_id(doc, original or ""),
-        event_ms(event, now_ms),
+        ecs.timestamp_ms(event, now_ms),
         _text(event.get(ecs.DATASET)),
         _text(event.get(ecs.LABEL_SITE)),
         _text(event.get(ecs.LABEL_ZONE)),
