@@ -1,6 +1,6 @@
 """Benchmark of the Sigma engine: SigmaHQ rules against the regression events, repeated.
 
-Usage: ``.venv/bin/python bench/detect.py [--events 200000] [--profile]``
+Usage: ``.venv/bin/python bench/detect.py [--events 200000] [--profile] [--stages]``
 
 Loads every rule of ``rules/``, ``rules-emerging-threats/`` and ``rules-threat-hunting/``,
 flattens the regression events, repeats them (varying record ids, process ids and times so
@@ -10,6 +10,9 @@ nothing is trivially cached) into JSON lines, then times, on one process:
 Prints rules loaded, load time, events/s, the ratio to decoding only, matches, peak memory.
 Each mode first sees 1,000 events untimed, which builds its routing plans (one rule index per
 combination of event facets); the steady state after that is what is timed.
+``--stages`` then times each stage of ``--logsource strict`` on its own, in microseconds per
+event, over freshly decoded events: decode, routing, candidate finding, running the
+candidates' matchers, and the rest of ``Detector.detect`` (building the matches).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from siem.commands.detect import load_event_file  # noqa: E402
 from siem.detect.engine import Detector  # noqa: E402
-from siem.detect.loader import load_rules  # noqa: E402
+from siem.detect.loader import RuleSet, load_rules  # noqa: E402
 from siem.detect.regression import find_cases  # noqa: E402
 
 CORPUS = Path(os.environ.get("SIEM_CORPUS", ROOT.parent / "shared" / "corpus")) / "sigmahq"
@@ -65,6 +68,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the strict run")
     parser.add_argument("--no-cache", action="store_true",
                         help="turn off the index's per-value scan cache")
+    parser.add_argument("--stages", action="store_true",
+                        help="time each stage of the strict run on its own")
     args = parser.parse_args()
     if not CORPUS.is_dir():
         sys.exit(f"corpus not found at {CORPUS} (set SIEM_CORPUS)")
@@ -107,7 +112,39 @@ def main() -> None:
               f"(warm-up of 1000 events building the plans: {warmup:.2f} s)")
         if profiler is not None:
             pstats.Stats(profiler).sort_stats("tottime").print_stats(12)
+    if args.stages:
+        _stages(ruleset, lines, 0 if args.no_cache else 16384)
     print(f"peak memory: {_peak_mib():.0f} MiB")
+
+
+def _stages(ruleset: RuleSet, lines: list[str], value_cache: int) -> None:
+    """Microseconds per event of each stage of the strict run, timed one stage at a time."""
+    detector = Detector(ruleset, logsource="strict", value_cache=value_cache)
+    for line in lines[:1000]:
+        detector.match_event(json.loads(line))
+    count = len(lines)
+    started = time.perf_counter()
+    events = [json.loads(line) for line in lines]
+    decoded = time.perf_counter()
+    indexes = [detector._index_for(event) for event in events]
+    routed = time.perf_counter()
+    candidates = [index.ordered(event) for index, event in zip(indexes, events, strict=True)]
+    found = time.perf_counter()
+    matchers = detector._matchers
+    matched = [[n for n in numbers if matchers[n](event)]
+               for numbers, event in zip(candidates, events, strict=True)]
+    ran = time.perf_counter()
+    for index, event in enumerate(events):
+        detector.detect([event], index)
+    whole = time.perf_counter() - ran
+    per_event = 1e6 / count
+    stages = {"decode": decoded - started, "route": routed - decoded,
+              "candidates": found - routed, "matchers": ran - found}
+    print("strict stages (us/event): " + ", ".join(
+        f"{name} {seconds * per_event:.1f}" for name, seconds in stages.items())
+        + f"; detect() whole {whole * per_event:.1f} (warm caches)"
+        + f"; candidates/event {sum(map(len, candidates)) / count:.2f}"
+        + f", matches/event {sum(map(len, matched)) / count:.2f}")
 
 
 if __name__ == "__main__":

@@ -264,8 +264,10 @@ _COMPARE_OPS = {
 class _Compiler:
     """Builds the source of one rule; constants go into the namespace as globals."""
 
-    def __init__(self, placeholders: Mapping[str, Sequence[str]]) -> None:
+    def __init__(self, placeholders: Mapping[str, Sequence[str]], *, inline: bool = True) -> None:
         self.placeholders = placeholders
+        #: test a field's single string value inside ``match`` itself (no call per leaf)
+        self.inline = inline
         self.lines: list[str] = []
         self.namespace: dict[str, Any] = {
             "norm": rt.norm,
@@ -476,9 +478,54 @@ class _Compiler:
                     "        return False",
                     f"    return _t{n}(v, e)",
                 ]
-            parts.append(f"_l{n}(e)")
+            inline = self._inline(tests, n, leaf.field) if self.inline else None
+            parts.append(inline or f"_l{n}(e)")
         expression = parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
         return expression, tests.anchors
+
+    def _inline(self, tests: _Tests, n: int, leaf_field: str | None) -> str | None:
+        """The leaf as one expression: its tests inline when the field holds one string (the
+        usual case), else the call of ``_l{n}``; None when the leaf is not simple enough."""
+        if (leaf_field is None or tests.any_value or tests.refs or tests.networks
+                or tests.compares or tests.parts):
+            return None
+        value, lowered = f"_v{n}", f"_s{n}"
+        #: (format, argument): the test with ``{v}`` for the text tested
+        lower_terms: list[tuple[str, str]] = []
+        cased_terms: list[str] = []
+        for pre in ("", "c_"):
+            terms: list[tuple[str, str]] = []
+            eq: set[str] = getattr(tests, pre + "eq")
+            if len(eq) == 1:
+                terms.append(("{v} == {a}", repr(next(iter(eq)))))
+            elif eq:
+                terms.append(("{v} in {a}", self.const(frozenset(eq))))
+            for kind, method in (("prefix", "startswith"), ("suffix", "endswith")):
+                items: list[str] = getattr(tests, pre + kind)
+                if items:
+                    arg = repr(items[0]) if len(items) == 1 else self.const(tuple(items))
+                    terms.append(("{v}." + method + "({a})", arg))
+            contains: list[str] = getattr(tests, pre + "contains")
+            if len(contains) > _INLINE_CONTAINS:
+                return None
+            terms.extend(("{a} in {v}", repr(literal)) for literal in contains)
+            wild: list[str] = getattr(tests, pre + "wild")
+            if wild:
+                regex = re.compile("|".join(f"(?:{w})" for w in wild), re.DOTALL)
+                terms.append(("{a}({v}) is not None", self.const(regex.fullmatch)))
+            if pre:
+                cased_terms.extend(form.format(v=value, a=arg) for form, arg in terms)
+            else:
+                lower_terms = terms
+        for regex in tests.regexes:
+            cased_terms.append(f"{self.const(regex.search)}({value}) is not None")
+        if not lower_terms and not cased_terms:
+            return None
+        # the first lowercase test computes the lowercase text once for the others
+        checks = [form.format(v=f"({lowered} := {value}.lower())" if i == 0 else lowered, a=arg)
+                  for i, (form, arg) in enumerate(lower_terms)] + cased_terms
+        return (f"(_l{n}(e) if ({value} := e.get({leaf_field!r})).__class__ is not str "
+                f"else ({' or '.join(checks)}))")
 
     def tree(self, node: Tree) -> tuple[str, list[frozenset[Anchor]]]:
         """Expression for a tree node and the anchor groups its truth requires.
@@ -501,12 +548,14 @@ class _Compiler:
             return ("True", []) if node.op == "and" else ("False", [frozenset()])
         expression = "(" + f" {node.op} ".join(expr for expr, _ in compiled) + ")"
         if node.op == "or":
-            union: set[Anchor] = set()
-            for _, groups in compiled:
-                if not groups:
-                    return expression, []
-                union |= groups[0]
-            return expression, [frozenset(union)]
+            if any(not groups for _, groups in compiled):
+                return expression, []
+            # the true child hits all its groups, so the union of one group per child (the
+            # j-th, or a child's last) must be hit: up to MAX_GROUPS such unions
+            width = min(max(len(groups) for _, groups in compiled), MAX_GROUPS)
+            unions = {frozenset().union(*(groups[min(j, len(groups) - 1)]
+                                          for _, groups in compiled)) for j in range(width)}
+            return expression, sorted(unions, key=anchor_cost)[:MAX_GROUPS]
         pool = sorted({group for _, groups in compiled for group in groups}, key=anchor_cost)
         return expression, pool[:MAX_GROUPS]
 
@@ -522,6 +571,8 @@ def anchor_cost(anchors: Iterable[Anchor]) -> float:
 #: Anchor groups kept per rule: the index asks for a hit in each (two cut candidates a lot:
 #: ``Image|endswith: \\cmd.exe`` alone is common, with a command-line literal it is not).
 MAX_GROUPS = 2
+#: Substring literals of one leaf tested inline (more: the leaf's function loops over them).
+_INLINE_CONTAINS = 64
 
 
 @dataclass(slots=True)
@@ -545,15 +596,18 @@ def compile_condition(
     placeholders: Mapping[str, Sequence[str]] | None = None,
 ) -> CompiledRule:
     """Compile parsed pySigma condition trees (ORed, as a rule's condition list) into a matcher."""
-    compiler = _Compiler(placeholders or {})
     trees = [to_tree(item) for item in conditions]
     root = trees[0] if len(trees) == 1 else Node("or", trees)
-    expression, groups = compiler.tree(root)
-    source = "\n".join([*compiler.lines, f"def match(e):\n    return {expression}\n"])
-    try:
-        code = compile(source, f"<sigma {name}>", "exec")
-    except (SyntaxError, RecursionError, MemoryError) as exc:
-        raise UnsupportedRule(f"condition too complex to compile: {exc}") from exc
+    for inline in (True, False):  # the inline form is longer: should it not compile, the other
+        compiler = _Compiler(placeholders or {}, inline=inline)
+        expression, groups = compiler.tree(root)
+        source = "\n".join([*compiler.lines, f"def match(e):\n    return {expression}\n"])
+        try:
+            code = compile(source, f"<sigma {name}>", "exec")
+            break
+        except (SyntaxError, RecursionError, MemoryError) as exc:
+            if not inline:
+                raise UnsupportedRule(f"condition too complex to compile: {exc}") from exc
     namespace = compiler.namespace
     exec(code, namespace)  # the source is generated above from parsed values only
     matcher: Matcher = namespace["match"]

@@ -6,8 +6,9 @@ correlation matches, in stream order.
 
 Routing (``logsource="strict"``): rules are grouped by logsource; an event's facets
 (``siem.detect.logsource.event_logsources``) pick the groups whose logsource fits, and one
-rule index per distinct set of groups is built on first use and kept. ``"any"`` applies every
-rule to every event (how SigmaHQ checks its regression data).
+rule index per distinct set of groups is built on first use and kept; which index an event
+gets is cached by the values of the few fields routing reads (``ROUTE_FIELDS``). ``"any"``
+applies every rule to every event (how SigmaHQ checks its regression data).
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ log = logging.getLogger(__name__)
 LOGSOURCE_MODES = ("any", "strict")
 #: Distinct routing plans kept (one per combination of event facets seen).
 _MAX_PLANS = 1024
+#: Distinct routing keys kept (the values of ROUTE_FIELDS -> plan).
+_MAX_ROUTES = 4096
+#: Every field ``logsource.event_logsources`` reads: equal values give equal facets, so the
+#: plan is cached by them (tests/detect/test_route_cache.py checks the list is complete).
+ROUTE_FIELDS = ("Channel", "winlog.channel", "event.dataset", "EventID", "winlog.event_id",
+                "event.code", "EventType", "process.name", "suricata.eve.event_type",
+                "event.category", "observer.type")
 
 FacetsOf = Callable[[Mapping[str, Any]], tuple[Logsource, ...]]
 Applies = Callable[[Logsource, Logsource], bool]
@@ -89,9 +97,13 @@ class Detector:
         for number, loaded in enumerate(self.rules):
             self._groups.setdefault(loaded.info.logsource, []).append(number)
         self._plans: dict[tuple[Logsource, ...], RuleIndex] = {}
+        self._routes: dict[tuple[Any, ...], RuleIndex] = {}
         self._routing = routing
+        #: only the built-in routing is known to read ROUTE_FIELDS alone
+        self._cache_routes = False
         if logsource == "strict" and routing is None:
             self._routing = _routing()
+            self._cache_routes = True
         self._last_time = 0.0
         self._expired_at = 0.0
         # The parsed rules are hundreds of thousands of long-lived objects: move them out of
@@ -116,7 +128,24 @@ class Detector:
     def _index_for(self, event: Mapping[str, Any]) -> RuleIndex:
         if self.logsource == "any" or self._routing is None:
             return self._all
-        facets_of, applies = self._routing
+        if not self._cache_routes:
+            return self._plan_for(event, self._routing)
+        values = tuple(map(event.get, ROUTE_FIELDS))
+        # the event id's type matters too: True == 1 == 1.0 but only 1 is an event id
+        key = (values, values[3].__class__, values[4].__class__, values[5].__class__)
+        try:
+            index = self._routes.get(key)
+        except TypeError:  # a list (or dict) among the values: not hashable, route directly
+            return self._plan_for(event, self._routing)
+        if index is None:
+            index = self._plan_for(event, self._routing)
+            if len(self._routes) >= _MAX_ROUTES:
+                self._routes.clear()
+            self._routes[key] = index
+        return index
+
+    def _plan_for(self, event: Mapping[str, Any], routing: tuple[FacetsOf, Applies]) -> RuleIndex:
+        facets_of, applies = routing
         facets = facets_of(event)
         index = self._plans.get(facets)
         if index is None:
@@ -130,14 +159,14 @@ class Detector:
                               cache_size=self._value_cache)
             if len(self._plans) >= _MAX_PLANS:
                 self._plans.clear()
+                self._routes.clear()
             self._plans[facets] = index
         return index
 
     def match_event(self, event: Mapping[str, Any]) -> list[int]:
         """Numbers of the rules (in ``self.rules``) that match one event."""
-        candidates = self._index_for(event).candidates(event)
         matchers = self._matchers
-        return [n for n in sorted(candidates) if matchers[n](event)]
+        return [n for n in self._index_for(event).ordered(event) if matchers[n](event)]
 
     def match_rule(self, rule: LoadedRule, event: Mapping[str, Any]) -> bool:
         """Whether one rule matches one event, through the index as the engine runs it."""
@@ -148,9 +177,18 @@ class Detector:
         """Run a batch of flat events through the rules; ``event_index`` counts from start."""
         result = Detections()
         infos = self._infos
+        correlation = self.correlation
+        match_event = self.match_event
         for offset, event in enumerate(events):
-            numbers = self.match_event(event)
+            numbers = match_event(event)
             if not numbers:
+                continue
+            if correlation is None:  # event time only matters to correlation windows
+                for number in numbers:
+                    info = infos[number]
+                    if info.generate:
+                        result.matches.append(Match(info, event, start_index + offset,
+                                                    _matched_fields(info, event)))
                 continue
             when = event_time(event, self._last_time)
             self._last_time = when
@@ -159,8 +197,7 @@ class Detector:
                 match = Match(info, event, start_index + offset, _matched_fields(info, event))
                 if info.generate:
                     result.matches.append(match)
-                if self.correlation is not None:
-                    result.correlations.extend(self.correlation.feed(match, when))
+                result.correlations.extend(correlation.feed(match, when))
         # Closing windows walks every group: do it when event time moved on by a second.
         if self.correlation is not None and self._last_time - self._expired_at >= 1.0:
             result.correlations.extend(self.correlation.expire(self._last_time))
@@ -180,7 +217,7 @@ class Detector:
 
 
 def _matched_fields(info: RuleInfo, event: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: event[name] for name in info.fields if event.get(name) is not None}
+    return {name: value for name in info.fields if (value := event.get(name)) is not None}
 
 
 def detector_for(

@@ -3,16 +3,23 @@
 Each compiled rule carries one or two anchor groups (``compiler.Anchor``): sets of
 (field, literal) pairs, and the rule can only match when every group has an anchor present
 in the event. Per field the index keeps a dict of exact literals and one Aho-Corasick
-automaton (pyahocorasick) over the substring literals; an event has each of its present
-fields scanned once, which yields, per group slot, the rules hit. A rule with two groups is a
-candidate when both slots hit it. Rules without anchors (e.g. ``not selection`` only) are
-always candidates.
+automaton (pyahocorasick) over the substring literals; keyword literals (no field) have one
+automaton searched in every value. A rule with two groups is a candidate when both group
+slots hit it. Rules without anchors (e.g. ``not selection`` only) are always candidates.
+
+Rules are bits of one Python int (bit i: the i-th rule given, slot 0 in the low half, slot 1
+in the high half), so an event's hits are ORed in one operation per value. Each (field,
+value) is scanned once, for its field literals and the keyword literals together, and its
+bits are cached (values repeat a lot in logs: image paths, users, hosts, event ids); the
+ordered rule numbers of each distinct candidate set are computed once too.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from functools import reduce
+from operator import or_
 from typing import Any
 
 import ahocorasick
@@ -20,18 +27,34 @@ import ahocorasick
 from siem.detect.compiler import Anchor
 from siem.detect.values import KEYWORD_SKIP, norm
 
-Ids = tuple[int, ...]
-#: Rules hit in group slot 0 and in slot 1.
-Hits = tuple[Ids, Ids]
-_NO_HITS: Hits = ((), ())
 #: Every character ``norm`` can write for an int, float or bool (digits, inf, nan, true, false).
 _SCALAR_CHARS = frozenset("0123456789.-+einfatrulsn")
-#: Per field: exact literals, substring automaton, rules wanting the field present, value cache.
-_Entry = tuple[dict[str, Hits] | None, Any, Hits, dict[str, Hits]]
+#: Distinct candidate sets remembered with their ordered rule numbers (cleared when full).
+_MEMO_SIZE = 8192
+#: Value types whose (field, value) pairs can share one cache: no two of them compare equal
+#: while scanning differently (``True == 1`` and ``1.0 == 1`` do, so bool/float stay out).
+_PLAIN_TYPES = frozenset({str, int, type(None)})
+#: The shared (field, value) cache holds this many times ``cache_size`` entries.
+_SHARED_FACTOR = 4
 
 
-def _hits(slots: Sequence[set[int]]) -> Hits:
-    return tuple(sorted(slots[0])), tuple(sorted(slots[1]))
+class _BitsCache(dict[tuple[str, Any], int]):
+    """(field, value) -> bits; a miss scans the value (and keeps it unless caching is off)."""
+
+    __slots__ = ("index", "limit")
+
+    def __init__(self, index: RuleIndex, limit: int) -> None:
+        super().__init__()
+        self.index = index
+        self.limit = limit
+
+    def __missing__(self, item: tuple[str, Any]) -> int:
+        bits = self.index.value_bits(item[0], item[1], keyword_skip=True)
+        if self.limit:
+            if len(self) >= self.limit:
+                self.clear()
+            self[item] = bits
+        return bits
 
 
 class RuleIndex:
@@ -40,150 +63,149 @@ class RuleIndex:
     def __init__(
         self, rules: Sequence[tuple[int, Sequence[frozenset[Anchor]]]], *, cache_size: int = 16384
     ) -> None:
-        #: Per field, string value -> rules its scan hit (values repeat a lot in logs: image
-        #: paths, users, hosts); cleared when full, 0 turns it off.
+        #: Per field, value -> bits its scan hit; cleared when full, 0 turns it off.
         self.cache_size = cache_size
-
-        def slots() -> list[set[int]]:
-            return [set(), set()]
-
-        exact: dict[str, dict[str, list[set[int]]]] = defaultdict(lambda: defaultdict(slots))
-        present: dict[str, list[set[int]]] = defaultdict(slots)
-        substrings: dict[str | None, dict[str, list[set[int]]]] = defaultdict(
-            lambda: defaultdict(slots))
-        always: list[int] = []
-        multi: list[int] = []
-        for number, groups in rules:
+        self.numbers: tuple[int, ...] = tuple(number for number, _ in rules)
+        self.size = size = len(rules)
+        exact: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        present: dict[str, int] = defaultdict(int)
+        substrings: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        always = 0
+        multi = 0
+        for position, (_, groups) in enumerate(rules):
             if not groups:
-                always.append(number)
+                always |= 1 << position
                 continue
             if len(groups) > 1:
-                multi.append(number)
+                multi |= 1 << position
             for slot, group in enumerate(groups[:2]):
+                bit = 1 << (position + slot * size)
                 for kind, field, literal in group:
                     if kind == "has" and field is not None:
-                        present[field][slot].add(number)
+                        present[field] |= bit
                     elif kind == "eq" and field is not None:
-                        exact[field][literal][slot].add(number)
+                        exact[field][literal] |= bit
                     else:
-                        substrings[field][literal][slot].add(number)
-        self.always: frozenset[int] = frozenset(always)
-        self.multi: frozenset[int] = frozenset(multi)
-        self.size = len(rules)
-        self.fields: dict[str, _Entry] = {}
+                        substrings[field][literal] |= bit
+        self.always = frozenset(self.numbers[p] for p in _positions(always))
+        self.multi = frozenset(self.numbers[p] for p in _positions(multi))
+        self._always_bits = always
+        self._single_bits = ((1 << size) - 1) & ~multi
+        #: Per field: exact literals (or None), substring automaton (or None), present bits.
+        self.fields: dict[str, tuple[dict[str, int] | None, Any, int]] = {}
         for field in set(exact) | set(present) | {f for f in substrings if f is not None}:
-            eq = {lit: _hits(ids) for lit, ids in exact[field].items()} if field in exact \
-                else None
+            eq = dict(exact[field]) if field in exact else None
             automaton = _automaton(substrings[field]) if field in substrings else None
-            has = _hits(present[field]) if field in present else _NO_HITS
-            self.fields[field] = (eq, automaton, has, {})
+            self.fields[field] = (eq, automaton, present.get(field, 0))
         self.keywords = _automaton(substrings[None]) if None in substrings else None
         #: Whether a keyword literal could occur in a number's or boolean's text at all.
         self._keyword_scalars = any(
             not set(literal) - _SCALAR_CHARS for literal in substrings.get(None, {}))
-        #: string values already scanned for keywords, and those that hit
-        self._keyword_seen: set[str] = set()
-        self._keyword_hits: dict[str, Hits] = {}
+        self._caches: dict[str, dict[Any, int]] = {}
+        self._shared = _BitsCache(self, cache_size * _SHARED_FACTOR)
+        self._memo: dict[int, tuple[int, ...]] = {}
 
     def candidates(self, event: Mapping[str, Any]) -> set[int]:
         """Numbers of the rules that may match the event (a superset of those that do)."""
-        first: set[int] = set(self.always)
-        second: set[int] = set()
-        fields = self.fields
-        cache_size = self.cache_size
-        for key in event.keys() & fields.keys():
-            value = event[key]
-            if value is None:
-                continue
-            eq, automaton, has, cache = fields[key]
-            if has is not _NO_HITS:
-                first.update(has[0])
-                second.update(has[1])
-            if value.__class__ is str:
-                hits = cache.get(value)
-                if hits is None:
-                    hits = _scan(eq, automaton, value.lower())
-                    if cache_size:
-                        if len(cache) >= cache_size:
-                            cache.clear()
-                        cache[value] = hits
-                if hits is not _NO_HITS:
-                    first.update(hits[0])
-                    second.update(hits[1])
-                continue
+        return set(self.ordered(event))
+
+    def ordered(self, event: Mapping[str, Any]) -> tuple[int, ...]:
+        """The candidate rule numbers for the event, ascending."""
+        if len(event) < 2:
+            bits = self._always_bits
+            for key, value in event.items():
+                bits |= self.value_bits(key, value, keyword_skip=False)
+        elif _PLAIN_TYPES.issuperset(map(type, event.values())):
+            # the common case, all in C: one cache lookup per (field, value), ORed
+            bits = reduce(or_, filter(None, map(self._shared.__getitem__, event.items())),
+                          self._always_bits)
+        else:
+            bits = self._always_bits
+            caches = self._caches
+            cache_size = self.cache_size
+            for key, value in event.items():
+                cls = value.__class__
+                if cls is str or cls is int:  # bool is not int here: True == 1 in a dict
+                    cache = caches.get(key)
+                    if cache is None:
+                        cache = caches[key] = {}
+                    hit = cache.get(value)
+                    if hit is None:
+                        hit = self.value_bits(key, value, keyword_skip=True)
+                        if cache_size:
+                            if len(cache) >= cache_size:
+                                cache.clear()
+                            cache[value] = hit
+                    bits |= hit
+                elif value is not None:
+                    bits |= self.value_bits(key, value, keyword_skip=True)
+        size = self.size
+        first = bits & ((1 << size) - 1)
+        candidates = first & (self._single_bits | (bits >> size))
+        found = self._memo.get(candidates)
+        if found is None:
+            numbers = self.numbers
+            found = tuple(numbers[p] for p in _positions(candidates))
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            self._memo[candidates] = found
+        return found
+
+    def value_bits(self, key: str, value: Any, *, keyword_skip: bool) -> int:
+        """Bits hit by one non-null value of the event: its field's literals (exact and
+        substring, plus presence) and the keyword literals (searched in each value on its own,
+        as keyword matchers search; ``event.original`` is skipped when other fields exist)."""
+        if value is None:
+            return 0
+        bits = 0
+        entry = self.fields.get(key)
+        is_str = value.__class__ is str
+        lowered = value.lower() if is_str else ""
+        if entry is not None:
+            eq, automaton, has = entry
+            bits = has
+            if is_str:
+                bits = _scan(eq, automaton, lowered, bits)
+            else:
+                for item in value if value.__class__ is list else (value,):
+                    if item is not None:
+                        bits = _scan(eq, automaton, norm(item), bits)
+        keywords = self.keywords
+        if keywords is None:
+            return bits
+        if is_str:
+            if not (keyword_skip and key in KEYWORD_SKIP):
+                for _, hit in keywords.iter(lowered):
+                    bits |= hit
+        elif self._keyword_scalars:  # numbers and booleans may hold a literal too
             for item in value if value.__class__ is list else (value,):
                 if item is not None:
-                    hits = _scan(eq, automaton, norm(item))
-                    first.update(hits[0])
-                    second.update(hits[1])
-        if self.keywords is not None:
-            self._keyword_candidates(event, first, second)
-        if not second:
-            return first - self.multi if self.multi else first
-        return (first - self.multi) | (first & second)
-
-    def _keyword_candidates(self, event: Mapping[str, Any], first: set[int],
-                            second: set[int]) -> None:
-        """Add the rules whose keyword literals occur in some value (each value on its own,
-        as keyword matchers search). String values are handled as sets: only values never
-        seen are scanned, only those known to hit are looked up."""
-        keywords = self.keywords
-        skip = KEYWORD_SKIP if len(event) > 1 else ()
-        if skip and any(key in event for key in skip):
-            strings = {v for k, v in event.items() if v.__class__ is str and k not in skip}
-        else:
-            strings = {v for v in event.values() if v.__class__ is str}
-        known, hitting = self._keyword_seen, self._keyword_hits
-        # known hits first: scanning new values below may clear the caches
-        for value in strings & hitting.keys():
-            hits = hitting[value]
-            first.update(hits[0])
-            second.update(hits[1])
-        for value in strings - known:
-            hits = _scan(None, keywords, value.lower())
-            if self.cache_size:
-                if len(known) >= self.cache_size:
-                    known.clear()
-                    hitting.clear()
-                known.add(value)
-                if hits is not _NO_HITS:
-                    hitting[value] = hits
-            first.update(hits[0])
-            second.update(hits[1])
-        if self._keyword_scalars:  # numbers and booleans may hold a literal too
-            others = [v for v in event.values() if v is not None and v.__class__ is not str]
-        else:
-            others = [v for v in event.values() if v.__class__ is list]
-        for value in others:
-            for item in value if value.__class__ is list else (value,):
-                if item is not None and (item.__class__ is str or self._keyword_scalars):
-                    hits = _scan(None, keywords, norm(item))
-                    first.update(hits[0])
-                    second.update(hits[1])
+                    bits = _scan(None, keywords, norm(item), bits)
+        elif value.__class__ is list:
+            for item in value:
+                if item.__class__ is str:
+                    bits = _scan(None, keywords, norm(item), bits)
+        return bits
 
 
-def _scan(eq: dict[str, Hits] | None, automaton: Any, text: str) -> Hits:
-    """Rules whose exact or substring literals occur in one lowercase value, per slot."""
-    first: set[int] = set()
-    second: set[int] = set()
+def _positions(bits: int) -> list[int]:
+    """Positions of the set bits, ascending."""
+    return [position for position, digit in enumerate(bin(bits)[:1:-1]) if digit == "1"]
+
+
+def _scan(eq: dict[str, int] | None, automaton: Any, text: str, bits: int) -> int:
+    """``bits`` plus the rules whose exact or substring literals occur in one lowercase value."""
     if eq is not None:
-        hit = eq.get(text)
-        if hit is not None:
-            first.update(hit[0])
-            second.update(hit[1])
+        bits |= eq.get(text, 0)
     if automaton is not None:
-        for _, (ids0, ids1) in automaton.iter(text):
-            first.update(ids0)
-            second.update(ids1)
-    if not first and not second:
-        return _NO_HITS
-    return tuple(first), tuple(second)
+        for _, hit in automaton.iter(text):
+            bits |= hit
+    return bits
 
 
-def _automaton(literals: Mapping[str, Iterable[set[int]]]) -> Any:
+def _automaton(literals: Mapping[str, int]) -> Any:
     automaton = ahocorasick.Automaton()
-    for literal, slots in literals.items():
-        first, second = slots
-        automaton.add_word(literal, (tuple(sorted(first)), tuple(sorted(second))))
+    for literal, bits in literals.items():
+        automaton.add_word(literal, bits)
     automaton.make_automaton()
     return automaton
