@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "triage": "siem.commands.triage:triage_command",
     "capture": "siem.commands.capture:capture_command",
     "es": "siem.commands.es:es_group",
+    "hunt": "siem.commands.hunt:hunt_command",
 }
 
 HELP: dict[str, str] = {
@@ -49,6 +50,7 @@ HELP: dict[str, str] = {
     "triage": "Full-screen triage of open incidents.",
     "capture": "Capture packets live into flow and metadata events.",
     "es": "Set up and inspect the Elasticsearch store (templates, lifecycle).",
+    "hunt": "Run Sigma rules over stored events (retro-hunting); hits become alerts.",
 }
 
 

@@ -130,6 +130,11 @@ class Store(Protocol):
         """How many events match (``limit`` ignored)."""
         ...
 
+    def scan(self, query: EventQuery, *, page: int = 1000) -> Iterator[Event]:
+        """Every event matching ``query`` (``limit`` and ``newest_first`` ignored), oldest
+        first (event time, then write order), read ``page`` events at a time."""
+        ...
+
     def get_events(self, ids: Sequence[str]) -> list[Event]:
         """The events with these ids that exist, in no particular order."""
         ...

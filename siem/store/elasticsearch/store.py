@@ -39,6 +39,8 @@ from siem.store.elasticsearch.search import (
 
 log = logging.getLogger(__name__)
 
+#: Seconds a page of a hunting query (``search_lucene``) may take, at least.
+HUNT_TIMEOUT = 300.0
 #: Events deleted per step of size-based retention.
 RETENTION_CHUNK = 5000
 
@@ -166,25 +168,43 @@ class ElasticsearchStore(CaseIndices):
         body = query_body(EventQuery(since=since, until=until, fields=fields))
         filters: list[dict[str, Any]] = list(body["bool"]["filter"]) if "bool" in body else []
         filters.append({"query_string": {"query": lucene, "allow_leading_wildcard": True}})
+        # A hunting query may run many regexps over months of events: allow it more time.
+        timeout = max(self.config.request_timeout, HUNT_TIMEOUT)
         return self._pages({"bool": {"filter": filters}}, max(1, min(page, PAGE)),
-                           "cannot run the hunting query")
+                           "cannot run the hunting query", timeout)
 
-    def _pages(self, body: dict[str, Any], size: int, what: str) -> Iterator[Event]:
+    def _pages(
+        self, body: dict[str, Any], size: int, what: str, timeout: float | None = None
+    ) -> Iterator[Event]:
+        """Pages by event time: each page starts at the last time seen, leaving out the ids
+        already read at that time. (Not ``search_after`` on the write order: its values are
+        nanoseconds, beyond what a double holds, and an emulator that sorts them as doubles
+        would skip events.)"""
         sort = sort_order(False)
-        after: list[Any] | None = None
+        client = self.cluster.client
+        search = client.search if timeout is None else client.options(
+            request_timeout=timeout).search
+        last: Any = None
+        seen: list[str] = []
         while True:
-            extra: dict[str, Any] = {} if after is None else {"search_after": after}
+            query = body
+            if last is not None:
+                query = {"bool": {"filter": [body, {"range": {mapping.TS_FIELD: {"gte": last}}}],
+                                  "must_not": [{"ids": {"values": seen}}]}}
             response = self.cluster.search_call(
-                what, self.cluster.client.search,
-                index=self.names.events_pattern, query=body, sort=sort, size=size,
-                ignore_unavailable=True, allow_no_indices=True, track_total_hits=False, **extra,
+                what, search,
+                index=self.names.events_pattern, query=query, sort=sort, size=size,
+                ignore_unavailable=True, allow_no_indices=True, track_total_hits=False,
             )
             hits = response["hits"]["hits"]
             for hit in hits:
                 yield _source_event(hit["_source"])
             if len(hits) < size:
                 return
-            after = hits[-1]["sort"]
+            newest = hits[-1]["sort"][0]
+            at_newest = [str(hit["_id"]) for hit in hits if hit["sort"][0] == newest]
+            seen = [*seen, *at_newest] if newest == last else at_newest
+            last = newest
 
     def count(self, query: EventQuery) -> int:
         """How many events match (``limit`` ignored)."""

@@ -184,6 +184,29 @@ class SqliteStore(CaseTables):
         )
         return int(row[0]) if row is not None else 0
 
+    def scan(self, query: EventQuery, *, page: int = 1000) -> Iterator[Event]:
+        """Every matching event, oldest first, by keyset pagination on (ts, seq): each page
+        is one short read, so the writer is never held up for the whole scan."""
+        where, params = where_clause(query)
+        joiner = " AND " if where else " WHERE "
+        size = max(1, page)
+        full_text = uses_full_text(query)
+        after: tuple[int, int] | None = None
+        while True:
+            keyset = ""
+            extra: tuple[Any, ...] = ()
+            if after is not None:
+                keyset = f"{joiner}(ts > ? OR (ts = ? AND seq > ?))"
+                extra = (after[0], after[0], after[1])
+            sql = (f"SELECT original, doc, ts, seq FROM events{where}{keyset}"
+                   " ORDER BY ts, seq LIMIT ?")
+            found = self._fetchall(sql, (*params, *extra, size), full_text=full_text)
+            for original, doc, _, _ in found:
+                yield rows.row_event(original, doc)
+            if len(found) < size:
+                return
+            after = (found[-1][2], found[-1][3])
+
     def get_events(self, ids: Sequence[str]) -> list[Event]:
         """The events with these ids that exist."""
         found: list[Event] = []

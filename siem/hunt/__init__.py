@@ -1,0 +1,1 @@
+"""Retro-hunting: Sigma rules run over events already stored (``siem hunt``)."""
