@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "capture": "siem.commands.capture:capture_command",
     "es": "siem.commands.es:es_group",
     "hunt": "siem.commands.hunt:hunt_command",
+    "scan": "siem.commands.scan:scan_command",
 }
 
 HELP: dict[str, str] = {
@@ -51,6 +52,7 @@ HELP: dict[str, str] = {
     "capture": "Capture packets live into flow and metadata events.",
     "es": "Set up and inspect the Elasticsearch store (templates, lifecycle).",
     "hunt": "Run Sigma rules over stored events (retro-hunting); hits become alerts.",
+    "scan": "Run compliance checks (CIS v8) over stored events; exit 1 on failures.",
 }
 
 

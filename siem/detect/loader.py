@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from sigma.processing.pipeline import ProcessingPipeline
 
 LEVELS = ("informational", "low", "medium", "high", "critical")
-#: Folders under a rule path that hold no rules (test data, field-mapping pipelines).
-SKIP_DIRS = frozenset({"regression_data", "pipelines"})
+#: Folders under a rule path that hold no rules (test data, field-mapping pipelines, compliance checks).
+SKIP_DIRS = frozenset({"regression_data", "pipelines", "compliance"})
 RULE_SUFFIXES = (".yml", ".yaml")
 
 

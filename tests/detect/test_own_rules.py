@@ -22,7 +22,7 @@ from sigma.rule import SigmaRule
 
 from siem.commands.detect import load_event_file
 from siem.detect.engine import Detector
-from siem.detect.loader import RuleSet, load_rules
+from siem.detect.loader import SKIP_DIRS, RuleSet, load_rules
 from siem.detect.pipelines import default_pipeline
 from siem.detect.regression import CaseFile, RegressionCase, find_cases
 
@@ -33,8 +33,7 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 
 def _rule_files() -> list[Path]:
-    skip = {"pipelines", "regression_data"}
-    return sorted(p for p in RULES.rglob("*.yml") if not skip.intersection(p.parts))
+    return sorted(p for p in RULES.rglob("*.yml") if not SKIP_DIRS.intersection(p.relative_to(RULES).parts))
 
 
 def _documents() -> list[tuple[Path, dict[str, object]]]:
