@@ -159,3 +159,19 @@ def test_any_catalogue_round_trips_through_po_and_mo(messages: dict[str, str]) -
     translations = compiled(po)
     for key, value in messages.items():
         assert translations.gettext(key) == value
+
+
+def test_every_translatable_text_in_siem_has_a_vietnamese_entry() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "siem"
+    catalogue = (root / "locale" / "vi" / "LC_MESSAGES" / "siem.po").read_text(encoding="utf-8")
+    known = set(re.findall(r'^msgid "(.*)"$', catalogue, re.MULTILINE))
+    missing = [
+        f"{path.relative_to(root)}: {text}"
+        for path in sorted(root.rglob("*.py"))
+        for text in re.findall(r'\b_\(\s*"((?:[^"\\]|\\.)*)"\s*\)', path.read_text(encoding="utf-8"))
+        if text not in known
+    ]
+    assert missing == []

@@ -14,9 +14,10 @@ from siem.app import App, AppOptions
 def triage_command(options: AppOptions, refresh: float) -> None:
     """Work the queue of open incidents: a acknowledge, s assign, n note, e escalate,
     r resolve, f false positive, / search related events, q quit."""
+    app = App.from_options(options)
+    # Imported after the language is set: the key labels are translated when the class is made.
     from siem.ui.triage import TriageApp
 
-    app = App.from_options(options)
     try:
         TriageApp(app.store, app.officer, app.config.incidents.sla, refresh_seconds=refresh).run()
     finally:
