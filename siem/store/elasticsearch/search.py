@@ -19,11 +19,11 @@ from siem.errors import QueryError
 from siem.store.base import EventQuery
 from siem.store.elasticsearch.mapping import FREE_TEXT, SEQ_FIELD, TEXT_SUBFIELD, TS_FIELD
 from siem.store.elasticsearch.query import to_dsl
+from siem.store.freetext import rewrite_words
 
 Dsl = dict[str, Any]
 
 FIELD_NAME = re.compile(r"[A-Za-z0-9_@.\-]+")
-_OPERATORS = frozenset({"AND", "OR", "NOT"})
 _PHRASE_QUERIES = frozenset({"match_phrase", "match_phrase_prefix", "match"})
 _QUERY_STRING_SPECIAL = re.compile(r'([+\-=&|><!(){}\[\]^"~*?:\\/])')
 
@@ -34,29 +34,15 @@ def text_fields() -> list[str]:
 
 
 def query_string(text: str) -> str:
-    """``query_string`` syntax for what a user typed as free text."""
-    if '"' in text:
-        return text
-    words = text.split()
-    grouping = any(word in _OPERATORS for word in words)
-    parts: list[str] = []
-    for word in words:
-        if grouping and word in _OPERATORS:
-            parts.append(word)
-            continue
-        opening = closing = ""
-        if grouping:
-            core = word.lstrip("(")
-            opening = "(" * (len(word) - len(core))
-            word = core.rstrip(")")
-            closing = ")" * (len(core) - len(word))
-        if word.endswith("*") and len(word) > 1:
-            stem = _QUERY_STRING_SPECIAL.sub(r"\\\1", word[:-1])
-            parts.append(f"{opening}{stem}*{closing}")
-        elif word:
-            escaped = word.replace("\\", "\\\\")
-            parts.append(f'{opening}"{escaped}"{closing}')
-    return " ".join(parts)
+    """``query_string`` syntax for what a user typed as free text (see ``siem.store.freetext``)."""
+    return rewrite_words(text, _quoted)
+
+
+def _quoted(word: str) -> str:
+    if word.endswith("*") and len(word) > 1:
+        return _QUERY_STRING_SPECIAL.sub(r"\\\1", word[:-1]) + "*"
+    escaped = word.replace("\\", "\\\\")
+    return f'"{escaped}"'
 
 
 def retarget(node: Any) -> Any:

@@ -15,11 +15,11 @@ from typing import Any
 from siem.errors import QueryError
 from siem.query.ast import And, FreeText, Node, Not, Or
 from siem.store.base import EventQuery
+from siem.store.freetext import rewrite_words
 from siem.store.sqlite.querylang import to_sql
 from siem.store.sqlite.rows import EVENT_COLUMNS
 
 FIELD_NAME = re.compile(r"[A-Za-z0-9_@.\-]+")
-_FTS_OPERATORS = frozenset({"AND", "OR", "NOT"})
 
 
 def fts_match(text: str) -> str:
@@ -27,26 +27,9 @@ def fts_match(text: str) -> str:
 
     Text with a double quote is taken as FTS5 syntax. Otherwise each word becomes a quoted
     phrase, so ``10.0.0.1`` or ``sshd[42]:`` match as written, and a trailing ``*`` keeps its
-    prefix meaning. When AND, OR or NOT appear as words they keep their meaning, and so do
-    parentheses at the start or end of words.
+    prefix meaning (see ``siem.store.freetext``).
     """
-    if '"' in text:
-        return text
-    words = text.split()
-    grouping = any(word in _FTS_OPERATORS for word in words)
-    parts: list[str] = []
-    for word in words:
-        if grouping and word in _FTS_OPERATORS:
-            parts.append(word)
-            continue
-        opening = closing = ""
-        if grouping:
-            core = word.lstrip("(")
-            opening = "(" * (len(word) - len(core))
-            word = core.rstrip(")")
-            closing = ")" * (len(core) - len(word))
-        parts.append(f"{opening}{_phrase(word)}{closing}")
-    return " ".join(part for part in parts if part)
+    return rewrite_words(text, _phrase)
 
 
 def _phrase(word: str) -> str:
