@@ -8,28 +8,17 @@ from typing import Any
 from siem import event as ecs
 from siem.alert import Alert
 from siem.detect.model import CorrelationMatch, Match, RuleInfo
-from siem.event import make_event_id, parse_timestamp
+from siem.event import make_event_id, timestamp_ms
 
 #: Fields that say who did what to whom, shown in the summary when present.
 _ACTOR_FIELDS = (ecs.SOURCE_IP, ecs.USER_NAME)
 _TARGET_FIELDS = ("labels.asset_name", ecs.DESTINATION_IP, ecs.HOST_NAME, "Computer", ecs.OBSERVER_HOSTNAME)
 
 
-def event_time(event: Mapping[str, Any]) -> float:
-    """The event's ``@timestamp`` in epoch seconds (0 when absent or unreadable)."""
-    stamp = event.get(ecs.TIMESTAMP)
-    if isinstance(stamp, str):
-        try:
-            return parse_timestamp(stamp)
-        except ValueError:
-            return 0.0
-    return 0.0
-
-
 def alert_from_match(match: Match) -> Alert:
     """One alert for one rule matching one event."""
     event = match.event
-    moment = event_time(event)
+    moment = timestamp_ms(event, 0) / 1000
     event_id = str(event.get(ecs.ID, ""))
     return Alert(
         id=make_event_id("alert", match.rule.id, event_id),
