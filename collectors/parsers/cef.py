@@ -148,19 +148,7 @@ def parse_message(
     elif severity.lower() in SEVERITY_WORDS:
         event[ecs.SEVERITY] = SEVERITY_WORDS[severity.lower()]
     pairs = extension(parts[7]) if len(parts) == 8 else {}
-    for key, value in pairs.items():
-        field = EXTENSION_TO_ECS.get(key)
-        if field is None:
-            event[f"cef.extensions.{key}"] = value
-        elif field in INTEGER_FIELDS:
-            if value.isdigit():
-                event[field] = int(value)
-        elif value:
-            event[field] = value
-    if ecs.TRANSPORT in event:
-        event[ecs.TRANSPORT] = firewall.transport(event[ecs.TRANSPORT])
-    if ecs.ACTION in event:
-        event[ecs.ACTION] = event[ecs.ACTION].lower()
+    firewall.map_fields(event, pairs, EXTENSION_TO_ECS, integers=INTEGER_FIELDS, unknown_prefix="cef.extensions")
     if ecs.OUTCOME in event:
         outcome = event[ecs.OUTCOME].lower()
         event[ecs.OUTCOME] = outcome if outcome in ("success", "failure") else "unknown"

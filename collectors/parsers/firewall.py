@@ -11,6 +11,7 @@ Protocol numbers follow the IANA "Assigned Internet Protocol Numbers" registry.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from siem import event as ecs
 from siem.event import Event
@@ -131,3 +132,31 @@ def set_port(event: Event, key: str, value: str | None) -> None:
     """Store a port number when ``value`` is a decimal port."""
     if value and value.isdigit():
         event[key] = int(value)
+
+
+def map_fields(
+    event: Event,
+    pairs: Mapping[str, str],
+    table: Mapping[str, str],
+    *,
+    integers: frozenset[str],
+    unknown_prefix: str,
+) -> None:
+    """Copy vendor key/value pairs into ECS names by ``table`` (others under ``unknown_prefix``).
+
+    Integer fields take only digits; empty values are skipped; ``network.transport`` and
+    ``event.action`` are normalized (protocol names, lower case).
+    """
+    for key, value in pairs.items():
+        field = table.get(key)
+        if field is None:
+            event[f"{unknown_prefix}.{key}"] = value
+        elif field in integers:
+            if value.isdigit():
+                event[field] = int(value)
+        elif value:
+            event[field] = value
+    if ecs.TRANSPORT in event:
+        event[ecs.TRANSPORT] = transport(event[ecs.TRANSPORT])
+    if ecs.ACTION in event:
+        event[ecs.ACTION] = event[ecs.ACTION].lower()

@@ -139,19 +139,7 @@ def parse_message(
     event["observer.version"] = dev_version
     event["event.code"] = event_id
     attributes = _attributes(body.rstrip("\r\n"), delimiter)
-    for key, value in attributes.items():
-        field = ATTRIBUTE_TO_ECS.get(key)
-        if field is None:
-            event[f"leef.attributes.{key}"] = value
-        elif field in INTEGER_FIELDS:
-            if value.isdigit():
-                event[field] = int(value)
-        elif value:
-            event[field] = value
-    if ecs.TRANSPORT in event:
-        event[ecs.TRANSPORT] = firewall.transport(event[ecs.TRANSPORT])
-    if ecs.ACTION in event:
-        event[ecs.ACTION] = event[ecs.ACTION].lower()
+    firewall.map_fields(event, attributes, ATTRIBUTE_TO_ECS, integers=INTEGER_FIELDS, unknown_prefix="leef.attributes")
     severity = attributes.get("sev", "")
     if severity.isdigit():
         event[ecs.SEVERITY] = int(severity)
