@@ -23,6 +23,3 @@ class AlertingDetector:
             return []
         return alerts_from(found.matches, found.correlations)
 
-    def finish(self) -> list[Alert]:
-        """Alerts of correlation windows that close only at the end of a stream (lt/lte)."""
-        return alerts_from([], self.detector.finish())

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 
 from siem.alert import Alert
-from siem.alerts.service import AlertService, ProcessResult
+from siem.alerts.service import AlertService
 from siem.notify.dispatcher import EmailDispatcher
 
 log = logging.getLogger(__name__)
@@ -24,12 +24,10 @@ class AlertStage:
     def __init__(self, service: AlertService, dispatcher: EmailDispatcher | None = None) -> None:
         self.service = service
         self.dispatcher = dispatcher
-        self.last: ProcessResult | None = None
 
     def handle(self, alerts: Sequence[Alert]) -> None:
         """Process one batch's alerts (idempotent: replayed alerts are duplicates)."""
         result = self.service.process(alerts)
-        self.last = result
         if self.dispatcher is not None and result.to_notify:
             self.dispatcher.submit(result.to_notify, result.incident_ids)
 
