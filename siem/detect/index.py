@@ -49,7 +49,14 @@ class _BitsCache(dict[tuple[str, Any], int]):
         self.limit = limit
 
     def __missing__(self, item: tuple[str, Any]) -> int:
-        bits = self.index.value_bits(item[0], item[1], keyword_skip=True)
+        index = self.index
+        value = item[1]
+        # A number in a field no rule names can only hit keyword literals made of digits:
+        # answer at once and keep it out of the cache (record ids, pids, counters are
+        # nearly all distinct and would only push useful entries out).
+        if value.__class__ is int and not index.keyword_scalars and item[0] not in index.fields:
+            return 0
+        bits = index.value_bits(item[0], value, keyword_skip=True)
         if self.limit:
             if len(self) >= self.limit:
                 self.clear()
@@ -99,7 +106,7 @@ class RuleIndex:
             self.fields[field] = (eq, automaton, present.get(field, 0))
         self.keywords = _automaton(substrings[None]) if None in substrings else None
         #: Whether a keyword literal could occur in a number's or boolean's text at all.
-        self._keyword_scalars = any(
+        self.keyword_scalars = any(
             not set(literal) - _SCALAR_CHARS for literal in substrings.get(None, {}))
         self._caches: dict[str, dict[Any, int]] = {}
         self._shared = _BitsCache(self, cache_size * _SHARED_FACTOR)
@@ -177,7 +184,7 @@ class RuleIndex:
             if not (keyword_skip and key in KEYWORD_SKIP):
                 for _, hit in keywords.iter(lowered):
                     bits |= hit
-        elif self._keyword_scalars:  # numbers and booleans may hold a literal too
+        elif self.keyword_scalars:  # numbers and booleans may hold a literal too
             for item in value if value.__class__ is list else (value,):
                 if item is not None:
                     bits = _scan(None, keywords, norm(item), bits)
