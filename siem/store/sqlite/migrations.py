@@ -186,6 +186,34 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX incidents_entity ON incidents (rule_id, entity, last_alert_at)",
         "CREATE INDEX incident_links_target ON incident_links (kind, target_id)",
     ),
+    # 4: per-source count of inputs refused or cut short at a limit (connections, gzip bombs).
+    ("ALTER TABLE source_stats ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0",),
+    # 5: integrity seals (seals.py): a hash chain over batches of events, audit entries and
+    # retention removals; hashes of removed rows whose batch still holds events.
+    (
+        """CREATE TABLE seals (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            first_seq INTEGER NOT NULL,
+            last_seq INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            sealed_at REAL NOT NULL,
+            meta TEXT NOT NULL,
+            digest BLOB NOT NULL,
+            chain BLOB NOT NULL
+        )""",
+        "CREATE INDEX seals_kind ON seals (kind, last_seq)",
+        """CREATE TRIGGER seals_no_update BEFORE UPDATE ON seals
+        BEGIN SELECT RAISE(ABORT, 'seals are append-only'); END""",
+        """CREATE TRIGGER seals_no_delete BEFORE DELETE ON seals
+        BEGIN SELECT RAISE(ABORT, 'seals are append-only'); END""",
+        """CREATE TABLE seal_retired (
+            seq INTEGER PRIMARY KEY,
+            ts INTEGER NOT NULL,
+            row_hash BLOB NOT NULL,
+            retention INTEGER NOT NULL
+        )""",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

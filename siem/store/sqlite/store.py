@@ -19,12 +19,21 @@ from typing import Any
 from siem.alert import Alert
 from siem.errors import QueryError, StoreError, StoreFullError
 from siem.event import Event
-from siem.store.base import EventQuery, SourceStats, StoreStats, WriteResult
-from siem.store.sqlite import rows
+from siem.store.base import (
+    AggregateBucket,
+    AlertAggregation,
+    EventAggregation,
+    EventQuery,
+    SourceStats,
+    StoreStats,
+    WriteResult,
+)
+from siem.store.sqlite import aggregate, rows
 from siem.store.sqlite.cases import CaseTables
 from siem.store.sqlite.migrations import current_version, migrate
 from siem.store.sqlite.query import uses_full_text, where_clause
 from siem.store.sqlite.querylang import register_functions
+from siem.store.sqlite.seals import SealTables, record_head, reserve_seqs, retire, seal_new_rows
 
 #: Rows deleted per transaction by retention, so readers and the writer wait briefly at most.
 RETENTION_CHUNK = 5000
@@ -36,7 +45,7 @@ VACUUM_PAGES = 4096
 _ID_CHUNK = 500
 
 
-class SqliteStore(CaseTables):
+class SqliteStore(CaseTables, SealTables):
     """The Store protocol on one SQLite file."""
 
     backend = "sqlite"
@@ -142,11 +151,13 @@ class SqliteStore(CaseTables):
                 conn.execute("BEGIN IMMEDIATE")
                 # New rows get seq values above the current maximum (INTEGER PRIMARY KEY).
                 last_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+                last_seq = reserve_seqs(conn, last_seq)  # a seq is never sealed twice (seals.py)
                 # rowcount sums sqlite3_changes() over the rows, and an ignored duplicate
                 # changes nothing: it is the number of new events.
                 written = conn.executemany(rows.INSERT_EVENT, params).rowcount
                 if written:
                     conn.execute(rows.INDEX_NEW_EVENTS, (last_seq,))
+                head = seal_new_rows(conn, last_seq, now, params)  # integrity seal, same transaction
                 if checkpoints:
                     conn.executemany(
                         "INSERT INTO checkpoints (name, value, updated_at) VALUES (?, ?, ?)"
@@ -161,6 +172,7 @@ class SqliteStore(CaseTables):
             except sqlite3.Error as exc:
                 self._rollback()
                 raise self._error("cannot write events", exc) from exc
+        record_head(self.path, head)
         return WriteResult(written=written, duplicates=len(params) - written)
 
     def checkpoint(self, name: str) -> str | None:
@@ -217,6 +229,18 @@ class SqliteStore(CaseTables):
             selected = self._fetchall(f"{rows.EVENT_SELECT} WHERE id IN ({marks})", chunk)
             found.extend(rows.row_event(original, doc) for original, doc in selected)
         return found
+
+    def aggregate_events(self, aggregation: EventAggregation) -> list[AggregateBucket]:
+        """Counts of matching events per group (and time bucket): GROUP BY in SQLite."""
+        full_text = uses_full_text(aggregation.query)
+        results = [self._fetchall(sql, params, full_text=full_text)
+                   for sql, params in aggregate.event_statements(aggregation)]
+        return aggregate.event_results(results, aggregation)
+
+    def aggregate_alerts(self, aggregation: AlertAggregation) -> list[AggregateBucket]:
+        """Counts of not-suppressed alerts and their matches per group: one GROUP BY."""
+        sql, params = aggregate.alert_sql(aggregation)
+        return aggregate.alert_buckets(self._fetchall(sql, params), len(aggregation.group_by))
 
     # -- alerts ---------------------------------------------------------------------------
 
@@ -292,12 +316,12 @@ class SqliteStore(CaseTables):
         """Save each source's counters, replacing what was saved for it before."""
         now = time.time()
         params = [
-            (s.source, s.received, s.bytes, s.dropped, s.parse_failures, s.last_event_at, now)
+            (s.source, s.received, s.bytes, s.dropped, s.parse_failures, s.last_event_at, s.rejected, now)
             for s in stats
         ]
         self._execute_many(
             "INSERT OR REPLACE INTO source_stats (source, received, bytes, dropped,"
-            " parse_failures, last_event_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " parse_failures, last_event_at, rejected, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             params,
             what="cannot save source counters",
         )
@@ -305,7 +329,7 @@ class SqliteStore(CaseTables):
     def source_stats(self) -> list[SourceStats]:
         """The saved per-source counters, by source name."""
         found = self._fetchall(
-            "SELECT source, received, bytes, dropped, parse_failures, last_event_at"
+            "SELECT source, received, bytes, dropped, parse_failures, last_event_at, rejected"
             " FROM source_stats ORDER BY source",
             (),
         )
@@ -325,8 +349,8 @@ class SqliteStore(CaseTables):
             cutoff_ms = int((now - max_age_days * 86400) * 1000)
             while True:
                 count = self._delete_chunk(
-                    "DELETE FROM events WHERE seq IN"
-                    " (SELECT seq FROM events WHERE ts < ? LIMIT ?)",
+                    # Oldest first, so each sealed removal has a (ts, seq) boundary (seals.py).
+                    "SELECT seq FROM events WHERE ts < ? ORDER BY ts, seq LIMIT ?",
                     (cutoff_ms, RETENTION_CHUNK),
                 )
                 deleted += count
@@ -342,8 +366,7 @@ class SqliteStore(CaseTables):
                 # Aim at the excess (by average row size), at most one chunk at a time.
                 wanted = int((used - limit_bytes) / (used / events)) + 1
                 count = self._delete_chunk(
-                    "DELETE FROM events WHERE seq IN"
-                    " (SELECT seq FROM events ORDER BY ts, seq LIMIT ?)",
+                    "SELECT seq FROM events ORDER BY ts, seq LIMIT ?",
                     (min(wanted, RETENTION_CHUNK),),
                 )
                 deleted += count
@@ -354,18 +377,20 @@ class SqliteStore(CaseTables):
             self._reclaim()
         return deleted
 
-    def _delete_chunk(self, sql: str, params: tuple[Any, ...]) -> int:
+    def _delete_chunk(self, select_sql: str, params: tuple[Any, ...]) -> int:
+        """Delete the events ``select_sql`` selects, with a retention seal (seals.py)."""
         with self._lock:
             self._check_open()
             conn = self._conn
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                count = conn.execute(sql, params).rowcount
+                count, head = retire(conn, select_sql, params, time.time())
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback()
                 raise self._error("cannot delete old events", exc) from exc
-        return int(count)
+        record_head(self.path, head)
+        return count
 
     def _event_count(self) -> int:
         row = self._fetchone("SELECT count(*) FROM events", ())
