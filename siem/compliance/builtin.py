@@ -8,6 +8,9 @@
   sites with fewer than ``params.min_attempts`` attempts are not judged.
 - ``open_critical_incidents``: open incidents at ``params.min_severity_rank`` (index in
   ``siem.alert.LEVELS``, default critical) or higher that are past their resolve SLA.
+- ``clock_skew``, ``default_accounts``, ``rule_coverage``: see ``clocks.py``, ``accounts.py``
+  and ``coverage.py``.
+- ``log_integrity``: the store's integrity seals verify; see ``integrity.py``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from typing import TYPE_CHECKING
 
 from siem import event as ecs
 from siem.alert import LEVELS
+from siem.compliance.accounts import default_accounts
+from siem.compliance.clocks import clock_skew
+from siem.compliance.coverage import rule_coverage
+from siem.compliance.integrity import log_integrity
 from siem.compliance.model import FAIL, PASS, Check, CheckResult
 from siem.errors import ConfigError
 from siem.incidents.model import OPEN_STATUSES
@@ -135,4 +142,8 @@ KINDS: dict[str, Measure] = {
     "retention": retention,
     "failed_login_ratio": failed_login_ratio,
     "open_critical_incidents": open_critical_incidents,
+    "clock_skew": clock_skew,
+    "default_accounts": default_accounts,
+    "rule_coverage": rule_coverage,
+    "log_integrity": log_integrity,
 }

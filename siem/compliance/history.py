@@ -6,6 +6,7 @@ Comparing with the previous scan of the same profile and site shows new failures
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +35,13 @@ def record(data_path: Path, *, at: float, profile: str | None, site: str | None,
     statuses = {result.check.id: result.status for result in results}
     entry = {
         "at": at, "profile": profile, "site": site,
-        "results": {result.check.id: {"status": result.status, "value": result.value}
+        "results": {result.check.id: {"status": result.status, "value": result.value,
+                                      "failing_sites": list(result.failing_sites)}
                     for result in results},
     }
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
     except OSError as exc:
         raise StoreError(f"cannot write scan history: {exc.strerror}", path=path) from exc

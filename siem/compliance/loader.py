@@ -10,6 +10,7 @@ Check file (one per file in ``rules/compliance/checks/``)::
     window_hours: 168                   # optional; default the scan's --since
     max: 0                              # and/or min: 90
     params: {min_free_percent: 10}      # built-in kinds only
+    lists: {accounts: [admin, ubnt]}    # built-in kinds only: names to lists of text
     remediation: {en: ..., vi: ...}
     references: [cis-v8:4.6]
 """
@@ -28,7 +29,7 @@ from siem.yamlfile import LocatedDict, load_yaml_file
 
 _CHECK_KEYS = (
     "id", "title", "description", "severity", "query", "kind", "window_hours", "max", "min",
-    "params", "remediation", "references",
+    "params", "remediation", "references", "lists",
 )
 
 
@@ -103,6 +104,12 @@ def load_check(path: Path) -> Check:
     references = raw.get("references") or []
     if not isinstance(references, list):
         raise RuleError("references must be a list", path=where, line=raw.line_of("references"))
+    lists = raw.get("lists") or {}
+    if not isinstance(lists, dict) or not all(
+        isinstance(items, list) and all(isinstance(item, str | int) and not isinstance(item, bool) for item in items)
+        for items in lists.values()
+    ):
+        raise RuleError("lists must map names to lists of text", path=where, line=raw.line_of("lists"))
     return Check(
         id=_text(raw, "id", where),
         title=_bilingual(raw, "title", where),
@@ -118,6 +125,7 @@ def load_check(path: Path) -> Check:
         min=minimum,
         params={str(name): float(value) for name, value in params.items()},
         references=tuple(str(item) for item in references),
+        lists={str(name): tuple(str(item) for item in items) for name, items in lists.items()},
     )
 
 

@@ -11,7 +11,8 @@ from siem.query.ast import Node
 
 #: Built-in check kinds (the ones that need code); ``query`` is the declarative kind.
 QUERY = "query"
-BUILTIN_KINDS = ("silent_sources", "retention", "failed_login_ratio", "open_critical_incidents")
+BUILTIN_KINDS = ("silent_sources", "retention", "failed_login_ratio", "open_critical_incidents", "clock_skew",
+                 "default_accounts", "rule_coverage", "log_integrity")
 
 PASS = "pass"
 FAIL = "fail"
@@ -51,6 +52,8 @@ class Check:
     #: Extra parameters of built-in kinds (e.g. ``min_free_percent`` for retention).
     params: Mapping[str, float] = field(default_factory=dict)
     references: tuple[str, ...] = ()
+    #: Lists of text of built-in kinds (e.g. ``accounts`` for default_accounts).
+    lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def param(self, name: str, default: float) -> float:
         """A built-in kind's parameter, or ``default`` when the check file leaves it out."""
@@ -58,6 +61,10 @@ class Check:
             return self.params[name]
         except KeyError:
             return default
+
+    def texts(self, name: str) -> tuple[str, ...]:
+        """A built-in kind's list of texts (empty when the check file leaves it out)."""
+        return self.lists.get(name, ())
 
     def threshold(self) -> str:
         """The pass condition as text, e.g. ``<= 0``."""

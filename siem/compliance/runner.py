@@ -9,6 +9,7 @@ from pathlib import Path
 from siem import event as ecs
 from siem.compliance import builtin
 from siem.compliance.model import ERROR, FAIL, PASS, QUERY, Check, CheckResult
+from siem.detect.model import Logsource
 from siem.enrich.inventory import Inventory
 from siem.errors import SiemError
 from siem.incidents.config import SlaTable
@@ -26,6 +27,10 @@ class ScanContext:
     now: float
     since: float
     site: str | None = None
+    #: Logsources of the loaded Sigma rules (None: not loaded), for the rule_coverage check.
+    rule_logsources: tuple[Logsource, ...] | None = None
+    #: The detector's logsource mode (``strict`` routing or ``any``).
+    logsource_mode: str = "strict"
 
     def window_start(self, check: Check) -> float:
         """Start of the events a check looks at (its own window or the scan's)."""

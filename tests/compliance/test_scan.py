@@ -119,7 +119,9 @@ def test_shipped_checks_and_cis_profile_load() -> None:
     for check in loaded.checks:
         assert check.title.en and check.title.vi and check.remediation.vi and check.references
     profile = load_profile(PROFILES / "cis-v8.yml", ids)
-    assert set(profile.check_ids()) == ids
+    # log-integrity maps to no CIS v8 safeguard (Control 8 does not cover log integrity;
+    # it cites NIST SP 800-53 AU-9(3)), so the CIS profile leaves it out.
+    assert set(profile.check_ids()) == ids - {"log-integrity"}
     assert profile.controls_of("retention") == ["8.3", "8.10"]
 
 
