@@ -45,6 +45,8 @@ class SourceStats:
     dropped: int = 0
     parse_failures: int = 0
     last_event_at: float | None = None
+    #: Inputs refused or cut short at a limit (connections, over-long messages, gzip bombs).
+    rejected: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,57 @@ class IncidentQuery:
     rule_id: str | None = None
     entity: str | None = None
     limit: int = 100
+
+
+#: Alert fields ``AlertAggregation.group_by`` may name.
+ALERT_GROUP_FIELDS = ("site", "zone", "level", "rule_id", "rule_title")
+
+
+@dataclass(frozen=True, slots=True)
+class EventAggregation:
+    """Events matching ``query`` counted per group (and time bucket) inside the store.
+
+    ``group_by`` names flat ECS fields (an event without one groups under None). With
+    ``interval`` (seconds) the counts are split by event time into buckets starting at
+    ``offset + n * interval`` seconds since the epoch (``offset=-25200`` gives days in UTC+7).
+    ``top`` keeps only the largest groups by count, leaving out events without the fields
+    (not with ``interval``); ``query.limit`` is ignored.
+    """
+
+    query: EventQuery = field(default_factory=EventQuery)
+    group_by: tuple[str, ...] = ()
+    interval: float | None = None
+    offset: float = 0.0
+    top: int | None = None
+    #: Find the newest event time of every group, the one without the fields included
+    #: (otherwise a store may leave ``latest`` None for that group when it is costly).
+    latest: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AlertAggregation:
+    """Alerts (not suppressed) seen between ``since`` and ``until`` counted per group of
+    ``ALERT_GROUP_FIELDS``; ``top`` keeps the groups with the most alerts."""
+
+    since: float | None = None
+    until: float | None = None
+    group_by: tuple[str, ...] = ()
+    top: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateBucket:
+    """One group of an aggregation: its key values (in ``group_by`` order) and counts."""
+
+    keys: tuple[str | None, ...]
+    #: Events (or alerts) in the group.
+    count: int
+    #: Start of the time bucket (epoch seconds) when an interval was asked for.
+    start: float | None = None
+    #: Events: the newest event time in the group (epoch seconds).
+    latest: float | None = None
+    #: Alerts: the matches folded into the group's alerts (sum of ``Alert.count``).
+    matches: int = 0
 
 
 class Store(Protocol):
@@ -251,6 +304,16 @@ class Store(Protocol):
 
     def incident_notes(self, incident_id: str) -> list[Note]:
         """An incident's notes, oldest first."""
+        ...
+
+    # -- aggregations (reports) ---------------------------------------------------------------
+
+    def aggregate_events(self, aggregation: EventAggregation) -> list[AggregateBucket]:
+        """Counts of matching events per group (and time bucket), computed by the store."""
+        ...
+
+    def aggregate_alerts(self, aggregation: AlertAggregation) -> list[AggregateBucket]:
+        """Counts of alerts and of their matches per group, computed by the store."""
         ...
 
     def close(self) -> None:

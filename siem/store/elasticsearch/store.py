@@ -23,8 +23,16 @@ from siem import event as ecs
 from siem.alert import Alert
 from siem.errors import StoreError
 from siem.event import Event
-from siem.store.base import EventQuery, SourceStats, StoreStats, WriteResult
-from siem.store.elasticsearch import mapping
+from siem.store.base import (
+    AggregateBucket,
+    AlertAggregation,
+    EventAggregation,
+    EventQuery,
+    SourceStats,
+    StoreStats,
+    WriteResult,
+)
+from siem.store.elasticsearch import aggregate, mapping
 from siem.store.elasticsearch.bulk import Action, dead_letter_document
 from siem.store.elasticsearch.cases import CaseIndices
 from siem.store.elasticsearch.indices import PAGE
@@ -254,6 +262,34 @@ class ElasticsearchStore(CaseIndices):
             found.extend(_source_event(hit["_source"]) for hit in response["hits"]["hits"])
         return found
 
+    def aggregate_events(self, aggregation: EventAggregation) -> list[AggregateBucket]:
+        """Counts of matching events per group (and time bucket), aggregated by the cluster."""
+        self.check_open()
+        query = self._query(aggregation.query)
+
+        def search(aggs: dict[str, Any]) -> Any:
+            return self.cluster.search_call(
+                "cannot aggregate events", self.cluster.client.search,
+                index=self.names.events_pattern, query=query, aggs=aggs, size=0,
+                track_total_hits=True, ignore_unavailable=True, allow_no_indices=True,
+            ).body
+
+        return aggregate.event_buckets(search, aggregation)
+
+    def aggregate_alerts(self, aggregation: AlertAggregation) -> list[AggregateBucket]:
+        """Counts of not-suppressed alerts and their matches per group, by the cluster."""
+        self.check_open()
+        query = {"bool": {"filter": aggregate.alert_filters(aggregation)}}
+
+        def search(aggs: dict[str, Any]) -> Any:
+            return self.cluster.call(
+                "cannot aggregate alerts", self.cluster.client.search,
+                index=self.names.alerts, query=query, aggs=aggs, size=0,
+                track_total_hits=True, ignore_unavailable=True, allow_no_indices=True,
+            ).body
+
+        return aggregate.alert_buckets(search, aggregation)
+
     # -- alerts ---------------------------------------------------------------------------
 
     def write_alerts(self, alerts: Sequence[Alert]) -> WriteResult:
@@ -293,7 +329,7 @@ class ElasticsearchStore(CaseIndices):
             operations.append({
                 "source": s.source, "received": s.received, "bytes": s.bytes,
                 "dropped": s.dropped, "parse_failures": s.parse_failures,
-                "last_event_at": s.last_event_at, "updated_at": now,
+                "last_event_at": s.last_event_at, "rejected": s.rejected, "updated_at": now,
             })
         self.bulk_records("cannot save source counters", operations)
 
@@ -305,6 +341,7 @@ class ElasticsearchStore(CaseIndices):
                 source=s["source"], received=s["received"], bytes=s["bytes"],
                 dropped=s["dropped"], parse_failures=s["parse_failures"],
                 last_event_at=s["last_event_at"],
+                rejected=s.get("rejected", 0),  # absent in counters saved before it existed
             )
             for s in (hit["_source"] for hit in hits)
         ]

@@ -1,0 +1,1 @@
+"""Reports for the city's leadership: data from the store (collect), charts, HTML/Markdown/JSON."""
