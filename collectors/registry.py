@@ -30,6 +30,7 @@ SOURCES: Registry[Any] = Registry(
         "file": "collectors.sources.file:create_source",
         "pcap": "collectors.sources.pcap:create_source",
         "capture": "collectors.sources.capture:create_source",
+        "forwarder": "collectors.sources.forwarded:create_source",
     },
 )
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
@@ -23,6 +24,9 @@ from siem.app import App, AppOptions
 from siem.errors import StoreError
 from siem.pipeline import Pipeline
 from siem.pipeline.sources import is_network, source_labels, source_options
+
+if TYPE_CHECKING:
+    from siem.schedule.runner import Scheduler
 
 _REFRESH_SECONDS = 0.5
 
@@ -82,11 +86,27 @@ def serve(app: App, *, status_line: bool, stop: threading.Event) -> Pipeline:
     urls = ", ".join(str(getattr(source, "url", source.name)) for _, source in sources)
     click.echo(f"listening on {urls}" if urls else "no sources configured", err=True)
     sys.stderr.flush()
+    scheduler = _start_schedule(app)
     try:
         _wait(app, pipeline, stop, status_line)
     finally:
+        if scheduler is not None:
+            scheduler.stop()
         pipeline.stop()
     return pipeline
+
+
+def _start_schedule(app: App) -> Scheduler | None:
+    """The scheduler of the configured jobs (siem/schedule), started; None without jobs."""
+    if not app.config.schedule:
+        return None
+    from siem.schedule.runner import Scheduler, siem_command
+
+    command = siem_command(app.config.source_file, app.data_path, app.config.language)
+    scheduler = Scheduler(app.config.schedule, app.data_path, command)
+    scheduler.start()
+    click.echo(f"schedule: {scheduler.describe_next()}", err=True)
+    return scheduler
 
 
 def _rules_text(pipeline: Pipeline) -> str:
@@ -140,8 +160,13 @@ def _wait(app: App, pipeline: Pipeline, stop: threading.Event, status_line: bool
 
 @click.command("run")
 @click.option("--no-status-line", is_flag=True, help="Do not show the live status line.")
+@click.option(
+    "--role",
+    type=click.Choice(["server", "forwarder"]),
+    help="server: store, detect, alert; forwarder: a ward that buffers and sends to the centre (default: config).",
+)
 @click.pass_obj
-def run_command(options: AppOptions, no_status_line: bool) -> None:
+def run_command(options: AppOptions, no_status_line: bool, role: str | None) -> None:
     """Start collectors, detection and alerting (the main job)."""
     app = App.from_options(options)
     stop = threading.Event()
@@ -152,8 +177,13 @@ def run_command(options: AppOptions, no_status_line: bool) -> None:
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with mail_delivery(app):
-            pipeline = serve(app, status_line=app.interactive and not no_status_line, stop=stop)
+        if (role or app.config.role) == "forwarder":
+            from siem.forward.ward import serve_forwarder
+
+            pipeline = serve_forwarder(app, stop=stop)
+        else:
+            with mail_delivery(app):
+                pipeline = serve(app, status_line=app.interactive and not no_status_line, stop=stop)
         totals = pipeline.totals
         click.echo(
             f"stopped: {totals.records:,} records, {totals.written:,} events stored, "

@@ -70,7 +70,7 @@ def render(app: App, stats: StoreStats, sources: list[SourceStats]) -> None:
         return
     table = Table(box=None, header_style="bold", pad_edge=False, title="Sources", title_justify="left")
     table.add_column("source")
-    for name in ("received", "bytes", "dropped", "parse failures"):
+    for name in ("received", "bytes", "dropped", "parse failures", "rejected"):
         table.add_column(name, justify="right")
     table.add_column("last event")
     for source in sources:
@@ -80,6 +80,7 @@ def render(app: App, stats: StoreStats, sources: list[SourceStats]) -> None:
             human_size(source.bytes),
             Text(f"{source.dropped:,}", style="red" if source.dropped else ""),
             Text(f"{source.parse_failures:,}", style="yellow" if source.parse_failures else ""),
+            Text(f"{source.rejected:,}", style="yellow" if source.rejected else ""),
             _when(source.last_event_at),
         )
     app.console.print(table)
@@ -92,11 +93,19 @@ def status_command(options: AppOptions, as_json: bool) -> None:
     """Show the store (size, events, alerts, time span) and each source's counters."""
     app = App.from_options(options)
     try:
+        from siem.forward.status import read_state, render_forwarder
+
         stats = app.store.stats()
         sources = app.store.source_stats()
+        forwarder = read_state(app.data_path)  # a ward forwarder's link and buffer
         if as_json:
-            click.echo(json.dumps(status_document(stats, sources), ensure_ascii=False))
+            document = status_document(stats, sources)
+            if forwarder is not None:
+                document["forwarder"] = forwarder
+            click.echo(json.dumps(document, ensure_ascii=False))
         else:
             render(app, stats, sources)
+            if forwarder is not None:
+                render_forwarder(app.console, forwarder)
     finally:
         app.close()
