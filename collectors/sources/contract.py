@@ -47,6 +47,17 @@ class SourceOptions:
     bpf: str = ""
     #: capture: stop after this many packets (0 = until stopped).
     packet_limit: int = 0
+    #: tcp, tls: open connections at once, over all peers and per peer address (more are refused).
+    max_connections: int = 1000
+    max_connections_per_ip: int = 100
+    #: tcp, tls: seconds a connection may stay silent before it is closed (0 = never).
+    idle_timeout: float = 900.0
+    #: tls: seconds a client has to finish the TLS handshake.
+    tls_handshake_timeout: float = 10.0
+    #: file: most bytes one gzip-compressed file may expand to; reading stops there.
+    max_gzip_bytes: int = 1024**3
+    #: file: most expansion (decompressed / compressed size) of a gzip file past its first MiB.
+    max_gzip_ratio: int = 200
 
 
 class BatchEmitter(Emitter, Protocol):
@@ -62,6 +73,11 @@ class BatchEmitter(Emitter, Protocol):
 
     def checkpoint(self, name: str) -> str | None:
         """The committed value of checkpoint ``name``, if any."""
+        ...
+
+    def rejected(self, count: int = 1) -> None:
+        """Count inputs refused or cut short at a limit: connections refused, closed when idle
+        or failing the TLS handshake, messages truncated, compressed files stopped."""
         ...
 
 

@@ -8,6 +8,12 @@ its end before the new file is read from its start; a copy-truncated file (same 
 shorter than the offset) is read again from its start; a file rotated while siem was stopped is
 found by its inode in the same directory and finished first. With ``follow`` off (``siem ingest``)
 each file is read once from start to end through the same code.
+
+A gzip-compressed file (a rotated ``auth.log.2.gz``; by its magic bytes) is read once, whole,
+through ``gzipped.BoundedGzipReader``: offsets count decompressed bytes, and a gzip bomb or a
+damaged file is cut where it breaks the limit, logged with its name and counted
+(``emit.rejected``); the other files go on. Only regular files are opened, without blocking, so
+a path replaced by a directory, a fifo or a symbolic-link loop is reported, never waited on.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import stat as stat_mode
 import threading
 import time
 from pathlib import Path
@@ -22,12 +29,37 @@ from typing import BinaryIO
 
 from collectors.base import RawRecord
 from collectors.sources.contract import BatchEmitter, SourceOptions
+from collectors.sources.gzipped import BoundedGzipReader, GzipDamagedError, GzipLimitError, is_gzip
 from collectors.sources.syslog import decode
 from siem.errors import SourceError
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 1024 * 1024
+
+_Handle = BinaryIO | BoundedGzipReader
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    if stat_mode.S_ISDIR(mode):
+        return "a directory"
+    if stat_mode.S_ISFIFO(mode):
+        return "a fifo"
+    return "a socket" if stat_mode.S_ISSOCK(mode) else "a device"
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """``path`` opened for reading, never blocking; OSError unless it is a regular file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a fifo must not block the open
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat_mode.S_ISREG(mode):
+            raise OSError(f"{_kind(mode)}, not a regular file")
+        return os.fdopen(fd, "rb")  # O_NONBLOCK does nothing on a regular file
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def expand(patterns: tuple[str, ...]) -> list[Path]:
@@ -54,8 +86,13 @@ class _TrackedFile:
         self.emit = emit
         self.origin = f"file://{path}"
         self.checkpoint_name = f"file:{path}"
-        self.handle: BinaryIO | None = None
+        self.handle: _Handle | None = None
         self.identity = (0, 0)
+        #: The file is gzip-compressed (read once, whole).
+        self.compressed = False
+        #: (device, inode, size, mtime) of a compressed file read to its end; it is read again
+        #: only when it changes.
+        self.done: tuple[int, int, int, int] | None = None
         #: Offset of the first byte not yet emitted (start of ``pending``).
         self.offset = 0
         self.pending = b""
@@ -64,23 +101,40 @@ class _TrackedFile:
 
     def _open(self, start_from_checkpoint: bool) -> bool:
         try:
-            handle = self.path.open("rb")
+            raw = open_regular(self.path)
         except OSError as exc:
-            log.warning("cannot read %s: %s", self.path, exc.strerror)
+            log.warning("cannot read %s: %s", self.path, exc.strerror or exc)
             return False
-        stat = os.fstat(handle.fileno())
+        stat = os.fstat(raw.fileno())
+        handle: _Handle = raw
+        self.compressed = is_gzip(raw)
+        if self.compressed:
+            options = self.options
+            handle = BoundedGzipReader(
+                raw, name=str(self.path), max_bytes=options.max_gzip_bytes, max_ratio=options.max_gzip_ratio
+            )
         self.handle, self.identity, self.offset, self.pending = handle, (stat.st_dev, stat.st_ino), 0, b""
         self.discarding = False
         if start_from_checkpoint and self.options.resume:
             saved = self.emit.checkpoint(self.checkpoint_name)
             if saved is not None:
                 device, inode, offset = (int(part) for part in saved.split(":"))
-                if (device, inode) == self.identity and offset <= stat.st_size:
+                if (device, inode) == self.identity and (self.compressed or offset <= stat.st_size):
                     self.offset = offset
                 elif (device, inode) != self.identity:
                     self._finish_rotated(device, inode, offset)
-        handle.seek(self.offset)
+        try:
+            handle.seek(self.offset)
+        except (GzipDamagedError, GzipLimitError) as exc:
+            self._give_up(exc)
         return True
+
+    def _give_up(self, error: GzipDamagedError | GzipLimitError) -> None:
+        """Stop reading a compressed file that broke a limit or is damaged: log, count."""
+        log.warning("%s", error)
+        self.emit.rejected()
+        self.pending = b""
+        self.close()
 
     def _finish_rotated(self, device: int, inode: int, offset: int) -> None:
         """Read the rest of the file we were reading before a restart, if it was rotated
@@ -108,12 +162,27 @@ class _TrackedFile:
             self.handle.close()
             self.handle = None
 
+    def _shape(self) -> tuple[int, int, int, int] | None:
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return None
+        return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
     def poll(self, first: bool) -> int:
         """Read what is new (handling rotation); returns the bytes read."""
+        if self.done is not None:
+            if self._shape() == self.done:
+                return 0
+            self.done = None
         if self.handle is None and not self._open(start_from_checkpoint=first):
             return 0
         read = self._read_available(final=False)
         if self.stop.is_set():  # rotation is handled on the next run, from the checkpoint
+            return read
+        if self.compressed:  # read whole: look again only when the file changes
+            self.done = self._shape()
+            self.close()
             return read
         try:
             stat = os.stat(self.path)
@@ -142,10 +211,18 @@ class _TrackedFile:
             self.close()
 
     def _read_available(self, *, final: bool) -> int:
-        assert self.handle is not None
+        if self.handle is None:  # a compressed file given up on
+            return 0
+        final = final or self.compressed  # a compressed file is complete: its last line counts
         total = 0
         while not self.stop.is_set():
-            chunk = self.handle.read(_CHUNK)
+            try:
+                chunk = self.handle.read(_CHUNK)
+            except (GzipDamagedError, GzipLimitError) as exc:
+                if self.pending:  # what came before the damage is kept
+                    self._emit_lines(self.pending + b"\n", final=True)
+                self._give_up(exc)
+                return total
             if not chunk:
                 break
             total += len(chunk)
@@ -161,6 +238,7 @@ class _TrackedFile:
         records: list[RawRecord] = []
         received = time.time()
         offset = self.offset
+        cut = 0
         lines = data.split(b"\n")
         rest = lines.pop()
         for line in lines:
@@ -176,6 +254,8 @@ class _TrackedFile:
             if not line:
                 continue
             truncated = len(line) > limit
+            if truncated:
+                cut += 1
             text, raw = decode(line[:limit] if truncated else line)
             records.append(
                 RawRecord(
@@ -192,6 +272,7 @@ class _TrackedFile:
                 )
             )
         if len(rest) > limit and not self.discarding:  # an over-long line: keep its start now
+            cut += 1
             text, raw = decode(rest[:limit])
             records.append(
                 RawRecord(
@@ -207,6 +288,8 @@ class _TrackedFile:
         self.offset, self.pending = offset, rest
         if records:
             self.emit.put_many(records)
+            if cut:
+                self.emit.rejected(cut)
 
 
 class FileSource:

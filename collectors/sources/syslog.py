@@ -5,6 +5,12 @@ and ``url`` names the real port (port 0 picks a free one). UDP hands datagrams o
 ``offer`` (never blocks; a full pipeline drops and counts), TCP and TLS with ``put`` (blocks,
 so a slow pipeline stops reading and TCP flow control slows the sender). One thread per TCP
 connection; each read may carry many messages and is handed over as one batch.
+
+Hostile peers are bounded: connections beyond ``max_connections`` (all peers) or
+``max_connections_per_ip`` (one address) are closed at once, a connection silent for
+``idle_timeout`` is closed, a TLS handshake must finish within ``tls_handshake_timeout`` (TLS 1.2
+at least), and a message is cut at ``max_message_bytes`` with the rest of it discarded (see
+``framing``). Each of these is counted with ``emit.rejected``.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ _POLL_SECONDS = 0.25
 _UDP_BATCH = 512
 _READ_BYTES = 256 * 1024
 _RECEIVE_BUFFER = 8 * 1024 * 1024
-_HANDSHAKE_SECONDS = 10.0
+#: Least seconds between two warnings about refused connections (a flood logs one line a minute).
+_REFUSAL_LOG_SECONDS = 60.0
 #: After stop, how long a connection may still deliver what its peer sent.
 _DRAIN_SECONDS = 2.0
 
@@ -53,11 +60,50 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def _origin_host(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
+def _peer_ip(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
     host = address[0]
-    if host.startswith("::ffff:") and "." in host:
-        host = host[7:]
+    return host[7:] if host.startswith("::ffff:") and "." in host else host
+
+
+def _origin_host(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
+    host = _peer_ip(address)
     return f"[{host}]" if ":" in host else host
+
+
+class ConnectionLimits:
+    """Open connections of one listener, in all and per peer address; admits up to the limits."""
+
+    def __init__(self, total: int, per_ip: int) -> None:
+        self.total = total
+        self.per_ip = per_ip
+        self._lock = threading.Lock()
+        self._open = 0
+        self._by_ip: dict[str, int] = {}
+
+    @property
+    def open(self) -> int:
+        """Connections open now."""
+        return self._open
+
+    def admit(self, ip: str) -> bool:
+        """Take a place for a connection from ``ip``; False when a limit is reached."""
+        with self._lock:
+            from_ip = self._by_ip.get(ip, 0)
+            if self._open >= self.total or from_ip >= self.per_ip:
+                return False
+            self._open += 1
+            self._by_ip[ip] = from_ip + 1
+            return True
+
+    def release(self, ip: str) -> None:
+        """Give back the place of a closed connection from ``ip``."""
+        with self._lock:
+            self._open -= 1
+            left = self._by_ip[ip] - 1
+            if left:
+                self._by_ip[ip] = left
+            else:
+                del self._by_ip[ip]
 
 
 class _Listener:
@@ -88,10 +134,16 @@ class _Listener:
         host = self.options.host
         return f"{self.transport}://{f'[{host}]' if ':' in host else host}:{self.port}"
 
-    def _records(self, frames: list[tuple[bytes, bool]], origin: str, received: float) -> list[RawRecord]:
+    def _records(
+        self, frames: list[tuple[bytes, bool]], origin: str, received: float, emit: BatchEmitter
+    ) -> list[RawRecord]:
+        """Records of ``frames``; truncated ones are counted as rejected."""
         options = self.options
         records = []
+        cut = 0
         for index, (frame, truncated) in enumerate(frames):
+            if truncated:
+                cut += 1
             text, raw = decode(frame)
             records.append(
                 RawRecord(
@@ -106,6 +158,8 @@ class _Listener:
                     source=options.name,
                 )
             )
+        if cut:
+            emit.rejected(cut)
         return records
 
 
@@ -143,7 +197,7 @@ class UdpSyslogSource(_Listener):
                     frames_by_peer.setdefault(peer, []).append((data[:limit], len(data) > limit))
                 received = time.time()
                 for peer, frames in frames_by_peer.items():
-                    emit.offer_many(self._records(frames, peer, received))
+                    emit.offer_many(self._records(frames, peer, received, emit))
                 if stopping and not frames_by_peer:
                     return
         finally:
@@ -160,9 +214,12 @@ class TcpSyslogSource(_Listener):
             self.transport = "tls"
         super().__init__(options, socket.SOCK_STREAM)
         self._tls = tls
-        self._socket.listen(128)
+        self._socket.listen(1024)
         self._socket.settimeout(_POLL_SECONDS)
         self._connections: list[threading.Thread] = []
+        self.limits = ConnectionLimits(options.max_connections, options.max_connections_per_ip)
+        self._refused = 0
+        self._refusal_logged = -_REFUSAL_LOG_SECONDS
 
     def run(self, emit: BatchEmitter, stop: threading.Event) -> None:
         """Accept connections until ``stop``; then let each connection finish its reads."""
@@ -175,14 +232,26 @@ class TcpSyslogSource(_Listener):
                 except OSError as exc:
                     log.warning("%s: accept failed: %s", self.url, exc)
                     continue
+                ip = _peer_ip(address)
+                if not self.limits.admit(ip):
+                    connection.close()
+                    self._refuse(ip, emit)
+                    continue
                 origin = f"{self.transport}://{_origin_host(address)}"
                 thread = threading.Thread(
                     target=self._serve,
-                    args=(connection, origin, emit, stop),
+                    args=(connection, ip, origin, emit, stop),
                     name=f"{self.name}-{address[0]}:{address[1]}",
                     daemon=True,
                 )
-                thread.start()
+                try:
+                    thread.start()
+                except RuntimeError as exc:  # no more threads: refuse like a limit
+                    self.limits.release(ip)
+                    connection.close()
+                    log.warning("%s: cannot serve %s: %s", self.url, origin, exc)
+                    self._refuse(ip, emit)
+                    continue
                 self._connections = [t for t in self._connections if t.is_alive()]
                 self._connections.append(thread)
         finally:
@@ -190,22 +259,45 @@ class TcpSyslogSource(_Listener):
             for thread in self._connections:
                 thread.join()
 
-    def _serve(self, connection: socket.socket, origin: str, emit: BatchEmitter, stop: threading.Event) -> None:
+    def _refuse(self, ip: str, emit: BatchEmitter) -> None:
+        """Count a refused connection; warn at most once a minute."""
+        emit.rejected()
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refusal_logged >= _REFUSAL_LOG_SECONDS:
+            log.warning(
+                "%s: refused %d connection(s) over the limits (last from %s; %d open, at most %d, %d per address)",
+                self.url, self._refused, ip, self.limits.open, self.limits.total, self.limits.per_ip,
+            )  # fmt: skip
+            self._refused, self._refusal_logged = 0, now
+
+    def _serve(
+        self, connection: socket.socket, ip: str, origin: str, emit: BatchEmitter, stop: threading.Event
+    ) -> None:
         stream: socket.socket = connection
         try:
             if self._tls is not None:
-                connection.settimeout(_HANDSHAKE_SECONDS)
-                stream = self._tls.wrap_socket(connection, server_side=True)
+                # The timeout bounds the whole handshake (CPython keeps one deadline for it).
+                connection.settimeout(self.options.tls_handshake_timeout)
+                try:
+                    stream = self._tls.wrap_socket(connection, server_side=True)
+                except (ssl.SSLError, OSError) as exc:
+                    emit.rejected()
+                    log.warning("%s: TLS handshake with %s failed: %s", self.url, origin, exc)
+                    return
             stream.settimeout(_POLL_SECONDS)
             self._read(stream, origin, emit, stop)
         except (ssl.SSLError, OSError) as exc:
             log.warning("%s: connection from %s ended: %s", self.url, origin, exc)
         finally:
             stream.close()
+            self.limits.release(ip)
 
     def _read(self, stream: socket.socket, origin: str, emit: BatchEmitter, stop: threading.Event) -> None:
         framer = Framer(self.options.max_message_bytes)
+        idle_timeout = self.options.idle_timeout
         deadline: float | None = None
+        last_data = time.monotonic()
         while True:
             if deadline is None and stop.is_set():
                 deadline = time.monotonic() + _DRAIN_SECONDS
@@ -216,17 +308,22 @@ class TcpSyslogSource(_Listener):
             except TimeoutError:
                 if stop.is_set():  # nothing more arrived within the poll time: done
                     break
+                if idle_timeout and time.monotonic() - last_data > idle_timeout:
+                    emit.rejected()
+                    log.info("%s: closing %s, silent for %g s", self.url, origin, idle_timeout)
+                    break
                 continue
             except ssl.SSLWantReadError:
                 continue
             if not data:
                 break
+            last_data = time.monotonic()
             frames = framer.feed(data)
             if frames:
-                emit.put_many(self._records(frames, origin, time.time()))
+                emit.put_many(self._records(frames, origin, time.time(), emit))
         rest = framer.finish()
         if rest:
-            emit.put_many(self._records(rest, origin, time.time()))
+            emit.put_many(self._records(rest, origin, time.time(), emit))
 
 
 def tls_context(options: SourceOptions) -> ssl.SSLContext:
@@ -235,6 +332,9 @@ def tls_context(options: SourceOptions) -> ssl.SSLContext:
         raise SourceError(f"source {options.name}: tls needs tls.cert_file and tls.key_file")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # No TLS 1.3 session tickets: a sender never reads them, and a socket closed with unread
+    # data is reset (RST), which makes our kernel drop the lines it had not yet handed to us.
+    context.num_tickets = 0
     try:
         context.load_cert_chain(options.tls_cert_file, options.tls_key_file)
         if options.tls_ca_file:

@@ -1,4 +1,4 @@
-"""Per-source counters: received, bytes, dropped, parse failures, last event time.
+"""Per-source counters: received, bytes, dropped, parse failures, rejected, last event time.
 
 Sources and the pipeline threads update them; the writer saves a snapshot to the store
 (``record_source_stats``) every few seconds and at shutdown. They start from the values the
@@ -16,7 +16,7 @@ from siem.store.base import SourceStats
 class SourceCounters:
     """The counters of one source."""
 
-    __slots__ = ("bytes", "dropped", "last_event_at", "name", "parse_failures", "received")
+    __slots__ = ("bytes", "dropped", "last_event_at", "name", "parse_failures", "received", "rejected")
 
     def __init__(self, name: str, saved: SourceStats | None = None) -> None:
         self.name = name
@@ -24,6 +24,7 @@ class SourceCounters:
         self.bytes = saved.bytes if saved else 0
         self.dropped = saved.dropped if saved else 0
         self.parse_failures = saved.parse_failures if saved else 0
+        self.rejected = saved.rejected if saved else 0
         self.last_event_at = saved.last_event_at if saved else None
 
     def snapshot(self) -> SourceStats:
@@ -35,6 +36,7 @@ class SourceCounters:
             dropped=self.dropped,
             parse_failures=self.parse_failures,
             last_event_at=self.last_event_at,
+            rejected=self.rejected,
         )
 
 
@@ -73,6 +75,12 @@ class Counters:
         counters = self.source(name)
         with self._lock:
             counters.parse_failures += records
+
+    def rejected(self, name: str, count: int) -> None:
+        """Count inputs refused or cut short at a limit (connections, long messages, gzip bombs)."""
+        counters = self.source(name)
+        with self._lock:
+            counters.rejected += count
 
     def snapshot(self) -> list[SourceStats]:
         """Every source's values now."""

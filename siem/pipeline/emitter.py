@@ -41,7 +41,9 @@ class SourceEmitter:
         """Hand over records, waiting while the pipeline is full (backpressure)."""
         if records:
             self._count(records)
-            self._pipeline.enqueue(records, wait=True, spool=self.spooled)
+            taken = self._pipeline.enqueue(records, wait=True, spool=self.spooled)
+            if taken < len(records):  # only when stopping while the disk is full
+                self._pipeline.counters.dropped(self.source, len(records) - taken)
 
     def offer_many(self, records: Sequence[RawRecord]) -> int:
         """Hand over what fits now; the rest is dropped and counted."""
@@ -52,6 +54,10 @@ class SourceEmitter:
         if taken < len(records):
             self._pipeline.counters.dropped(self.source, len(records) - taken)
         return taken
+
+    def rejected(self, count: int = 1) -> None:
+        """Count inputs the source refused or cut short at a limit."""
+        self._pipeline.counters.rejected(self.source, count)
 
     def checkpoint(self, name: str) -> str | None:
         """The committed value of checkpoint ``name``."""

@@ -43,6 +43,12 @@ def source_options(source: SourceConfig, *, follow: bool = True, resume: bool = 
         resume=resume,
         interface=source.interface,
         bpf=source.bpf,
+        max_connections=source.max_connections,
+        max_connections_per_ip=source.max_connections_per_ip,
+        idle_timeout=source.idle_timeout_seconds,
+        tls_handshake_timeout=source.tls.handshake_timeout_seconds,
+        max_gzip_bytes=source.max_gzip_bytes,
+        max_gzip_ratio=source.max_gzip_ratio,
     )
 
 

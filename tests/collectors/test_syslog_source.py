@@ -29,6 +29,7 @@ class CollectingEmitter:
         self.records: list[RawRecord] = []
         self.room = room
         self.dropped = 0
+        self.rejections = 0
         self.lock = threading.Lock()
 
     def put(self, record: RawRecord) -> None:
@@ -50,6 +51,10 @@ class CollectingEmitter:
 
     def checkpoint(self, name: str) -> str | None:
         return None
+
+    def rejected(self, count: int = 1) -> None:
+        with self.lock:
+            self.rejections += count
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[RawRecord]:
         deadline = time.monotonic() + timeout

@@ -42,7 +42,7 @@ def fill(data_dir: Path) -> None:
                               first_seen=T0, last_seen=T0 + 60, event_ids=("e1",))])
     store.record_source_stats([
         SourceStats("syslog-udp:127.0.0.1:5514", received=1234, bytes=98765, dropped=7,
-                    parse_failures=3, last_event_at=T0 + 240),
+                    parse_failures=3, last_event_at=T0 + 240, rejected=11),
     ])
     store.close()
 
@@ -75,7 +75,7 @@ def test_status_json(clean_env: None, data_dir: Path) -> None:
     [source] = document["sources"]
     assert source == {
         "source": "syslog-udp:127.0.0.1:5514", "received": 1234, "bytes": 98765, "dropped": 7,
-        "parse_failures": 3, "last_event_at": T0 + 240,
+        "parse_failures": 3, "last_event_at": T0 + 240, "rejected": 11,
         "last_event": "2026-11-20T00:04:00.000Z",
     }
 
