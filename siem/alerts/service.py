@@ -7,7 +7,9 @@ Wire it after the events of a batch are stored (facts are read from the alerts' 
     result = service.process(alerts)
     dispatcher.submit(result.to_notify, result.incident_ids)
 
-Replays are harmless: an alert already folded is counted as a duplicate and changes nothing.
+Replays are harmless: an alert already folded is counted as a duplicate and changes nothing,
+except that a group it started whose incident or mail a crash cut off (the groups are stored
+before the incident and the outbox are written) gets them now (``recovered``).
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class ProcessResult:
     incident_ids: dict[str, str] = field(default_factory=dict)
     #: Alerts already folded before (a replay).
     duplicates: int = 0
+    #: Groups that replayed alerts had started (not in ``alerts``): their mail may not have been
+    #: queued before a crash (the dispatcher skips immediate mail already in its outbox).
+    recovered: list[Alert] = field(default_factory=list)
 
     @property
     def to_notify(self) -> list[Alert]:
@@ -89,6 +94,8 @@ class AlertService:
         known = self.store.folded_alert_ids([alert.id for alert in unique])
         fresh = sorted((a for a in unique if a.id not in known), key=lambda a: (a.first_seen, a.id))
         result.duplicates = len(alerts) - len(fresh)
+        if known:
+            self._recover([a for a in unique if a.id in known], result)
         if not fresh:
             return result
         now = self.clock()
@@ -128,6 +135,35 @@ class AlertService:
             if severity_rank(group.alert.level) >= severity_rank(self.config.incidents.min_level):
                 self._incident_for(group, result)
         return result
+
+    def _recover(self, replayed: Sequence[Alert], result: ProcessResult) -> None:
+        """Finish what a crash cut off for groups that ``replayed`` alerts started: open the
+        missing incident and report the group for mail (each at most once, so a plain replay
+        changes nothing)."""
+        now = self.clock()
+        events = self._first_events(replayed)
+        active = self.store.suppressions(active_at=now)
+        for alert in replayed:
+            fields = grouping.group_fields(self.config.alerts, alert)
+            first_event = events.get(alert.event_ids[0]) if alert.event_ids else None
+            facts = grouping.alert_facts(alert, first_event, fields)
+            entity = grouping.entity_key(alert, facts, fields)
+            key = grouping.group_key(alert.rule_id, entity)
+            suppression = _first_match(active, alert, facts, now)
+            if suppression is not None:
+                continue
+            group_alert = self.store.get_alert(grouping.start_group(alert, key, None).id)
+            if group_alert is None or any(group_alert.id == seen.id for seen in result.recovered):
+                continue  # the alert folded into a group another alert started
+            result.recovered.append(group_alert)
+            if severity_rank(group_alert.level) < severity_rank(self.config.incidents.min_level):
+                continue
+            incident = self.store.incident_for_alert(group_alert.id)
+            if incident is not None:
+                result.incident_ids[group_alert.id] = incident.id
+            else:
+                log.warning("alert %s: opening the incident a crash cut off", group_alert.id)
+                self._incident_for(_Group(group_alert, entity, 0, True), result)
 
     def _first_events(self, alerts: Sequence[Alert]) -> dict[str, ecs.Event]:
         ids = [alert.event_ids[0] for alert in alerts if alert.event_ids]

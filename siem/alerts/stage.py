@@ -28,8 +28,12 @@ class AlertStage:
     def handle(self, alerts: Sequence[Alert]) -> None:
         """Process one batch's alerts (idempotent: replayed alerts are duplicates)."""
         result = self.service.process(alerts)
-        if self.dispatcher is not None and result.to_notify:
+        if self.dispatcher is None:
+            return
+        if result.to_notify:
             self.dispatcher.submit(result.to_notify, result.incident_ids)
+        if result.recovered:  # a replay after a crash: mail that may not have been queued
+            self.dispatcher.submit(result.recovered, result.incident_ids, urgent_only=True)
 
 
 class MailPump:

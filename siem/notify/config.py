@@ -26,6 +26,10 @@ from siem.errors import ConfigError
 SECURITY_MODES = ("starttls", "tls", "plain")
 
 
+def _loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 @dataclass(frozen=True, slots=True)
 class SmtpConfig:
     """How to reach the mail server. The password is read from an env variable or a file only."""
@@ -56,6 +60,11 @@ class SmtpConfig:
             raise ConfigError("email.smtp: set password_env or password_file, not both")
         if (self.password_env or self.password_file) and not self.username:
             raise ConfigError("email.smtp.username is needed when a password is set")
+        if (self.password_env or self.password_file) and self.security == "plain" and not _loopback(self.host):
+            raise ConfigError(
+                f"email.smtp: the password would cross the network to {self.host} unencrypted;"
+                " use security: starttls or tls (plain is for loopback relays only)"
+            )
         if self.timeout <= 0:
             raise ConfigError("email.smtp.timeout must be more than 0 seconds")
 

@@ -86,8 +86,13 @@ class EmailDispatcher:
         self._failures = 0
         self._next_attempt = 0.0
 
-    def submit(self, alerts: Sequence[Alert], incident_ids: Mapping[str, str] | None = None) -> None:
-        """Route ``alerts`` (incident ids by alert id, where known) into the outbox or a digest."""
+    def submit(
+        self, alerts: Sequence[Alert], incident_ids: Mapping[str, str] | None = None, *, urgent_only: bool = False
+    ) -> None:
+        """Route ``alerts`` (incident ids by alert id, where known) into the outbox or a digest.
+
+        ``urgent_only`` (alerts recovered after a crash) queues only immediate mail, which the
+        outbox keeps once per alert; digest entries, which it cannot check, are left alone."""
         now = self.clock()
         incidents = incident_ids or {}
         with self._state_lock:
@@ -98,7 +103,7 @@ class EmailDispatcher:
                     if _matches(state.route, alert)
                 ]
                 if items:
-                    self._submit_route(state, items, now)
+                    self._submit_route(state, items, now, urgent_only=urgent_only)
 
     def tick(self, now: float | None = None) -> DeliveryReport | None:
         """Send due digests and storm summaries, then drain the outbox unless backing off."""
@@ -181,7 +186,7 @@ class EmailDispatcher:
             log.warning("%s; %d mail(s) wait in the outbox, next try in %.0f s",
                         error, len(self.outbox.pending()), delay)
 
-    def _submit_route(self, state: _RouteState, items: list[PendingAlert], now: float) -> None:
+    def _submit_route(self, state: _RouteState, items: list[PendingAlert], now: float, *, urgent_only: bool) -> None:
         route = state.route
         immediate_rank = LEVELS.index(route.immediate_severity)
         urgent: list[PendingAlert] = []
@@ -189,7 +194,8 @@ class EmailDispatcher:
         for item in items:
             is_urgent = route.immediate and item.alert.severity_rank >= immediate_rank
             (urgent if is_urgent else later).append(item)
-        state.digest.add(later)
+        if not urgent_only:
+            state.digest.add(later)
         if not urgent:
             return
         self._flush_storm(state, now, force=False)

@@ -35,7 +35,7 @@ _TMP_PREFIX = ".tmp-"
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that after a crash it is either whole or absent."""
     tmp = path.with_name(f"{_TMP_PREFIX}{path.name}")
-    with open(tmp, "wb") as handle:
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())

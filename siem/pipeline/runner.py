@@ -31,7 +31,7 @@ from siem.pipeline.counters import Counters
 from siem.pipeline.emitter import SourceEmitter
 from siem.pipeline.protocols import AlertSink, Detector, Enricher
 from siem.pipeline.queue import QueueClosedError, RecordQueue
-from siem.pipeline.spool import CHECKPOINT, Spool
+from siem.pipeline.spool import CHECKPOINT, Spool, SpoolFullError
 from siem.store.base import Store, WriteResult
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 #: Batches waiting between the processor and the writer.
 _WRITER_QUEUE = 4
 _STORE_FULL_RETRY_SECONDS = 1.0
+_SPOOL_FULL_RETRY_SECONDS = 0.2
 
 
 @dataclass(slots=True)
@@ -89,7 +90,12 @@ class Pipeline:
         self._parsers: dict[str, Parser] = {}
         self._labels = dict(labels or {})
         self._stats_interval = stats_interval
-        self._spool = Spool(spool_dir, fsync=config.fsync) if spool_dir is not None and config.spool else None
+        self._spool = (
+            Spool(spool_dir, fsync=config.fsync, min_free_bytes=config.spool_min_free_mb * 1024 * 1024)
+            if spool_dir is not None and config.spool
+            else None
+        )
+        self._spool_full_since: float | None = None
         self._intake_lock = threading.Lock()
         self._commits: queue.Queue[_Commit | None] = queue.Queue(_WRITER_QUEUE)
         self._source_stop = threading.Event()
@@ -200,20 +206,55 @@ class Pipeline:
                 while not self.queue.wait_for_room(0.5):
                     if self._failure is not None:
                         raise QueueClosedError("the pipeline has stopped")
+            full: SpoolFullError | None = None
             with self._intake_lock:
                 room = self.queue.free()
                 taken = remaining if room >= len(remaining) else remaining[:room]
                 if taken:
                     if spool and self._spool is not None:
-                        self._spool.append(taken)
-                    with self._idle:
-                        self._uncommitted += len(taken)
-                    self.queue.extend(taken)
+                        try:
+                            self._spool.append(taken)
+                        except SpoolFullError as exc:
+                            taken, full = [], exc
+                        else:
+                            self._spool_recovered()
+                    if taken:
+                        with self._idle:
+                            self._uncommitted += len(taken)
+                        self.queue.extend(taken)
+            if full is not None:
+                # Disk full: nothing is taken that the spool could not keep. Waiting sources
+                # (TCP, files) pause, which the kernel turns into TCP backpressure; UDP drops.
+                if not self._spool_full(full, wait):
+                    break
+                continue
             taken_total += len(taken)
             remaining = remaining[len(taken) :]
             if not wait:
                 break
         return taken_total
+
+    def _spool_full(self, exc: SpoolFullError, wait: bool) -> bool:
+        """Report a full spool (once per episode); with ``wait``, pause and say whether to retry."""
+        if self._spool_full_since is None:
+            self._spool_full_since = time.monotonic()
+            log.error("%s; sources pause until space returns", exc)
+        if not wait or self._source_stop.is_set():
+            return False
+        if self._failure is not None:
+            raise QueueClosedError("the pipeline has stopped")
+        time.sleep(_SPOOL_FULL_RETRY_SECONDS)
+        return True
+
+    def _spool_recovered(self) -> None:
+        if self._spool_full_since is not None:
+            log.warning("disk space is back after %.0f s; sources resume", time.monotonic() - self._spool_full_since)
+            self._spool_full_since = None
+
+    @property
+    def spool_full(self) -> bool:
+        """Whether intake is paused because the spool's disk is full."""
+        return self._spool_full_since is not None
 
     def checkpoint(self, name: str) -> str | None:
         """The committed value of a checkpoint (what this run committed, else the store's)."""

@@ -15,6 +15,7 @@ directory is emptied.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import struct
@@ -22,11 +23,11 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator, Sequence
+from io import FileIO
 from pathlib import Path
-from typing import BinaryIO
 
 from collectors.base import RawRecord
-from siem.errors import StoreError
+from siem.errors import StoreError, StoreFullError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,16 @@ _HEAD = struct.Struct("<dBHHHH")
 _TRUNCATED = 1
 _INVALID_UTF8 = 2
 _SEGMENT_BYTES = 64 * 1024 * 1024
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _private(path: str, flags: int) -> int:
+    """Open with mode 0600 (records may hold anything a device logged)."""
+    return os.open(path, flags, 0o600)
+
+
+class SpoolFullError(StoreFullError):
+    """The spool's disk is full (or below its reserve); sources should wait and retry."""
 
 
 def parse_position(value: str) -> tuple[int, int]:
@@ -89,12 +100,21 @@ def decode(payload: bytes, key: str, checkpoint: str) -> RawRecord:
 class Spool:
     """Append-only segment files with replay from a committed position."""
 
-    def __init__(self, directory: Path, *, fsync: bool = False, segment_bytes: int = _SEGMENT_BYTES) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        fsync: bool = False,
+        segment_bytes: int = _SEGMENT_BYTES,
+        min_free_bytes: int = 0,
+    ) -> None:
         self.directory = directory
         self.fsync = fsync
         self.segment_bytes = segment_bytes
+        #: Disk space kept free for the store to commit what the spool holds (SpoolFullError below it).
+        self.min_free_bytes = min_free_bytes
         self._lock = threading.Lock()
-        self._handle: BinaryIO | None = None
+        self._handle: FileIO | None = None
         self._segment = 0
         self._offset = 0
         try:
@@ -159,8 +179,11 @@ class Spool:
             self._handle.close()
         self._segment, self._offset = number, 0
         try:
-            self._handle = open(self._path(number), "ab")  # noqa: SIM115 - kept open across calls
+            # Unbuffered: a write that fails (disk full) leaves nothing behind in a buffer.
+            self._handle = open(self._path(number), "ab", buffering=0, opener=_private)  # noqa: SIM115 - kept open
         except OSError as exc:
+            if exc.errno in _FULL_ERRNOS:
+                raise SpoolFullError(f"cannot write the spool segment {self._path(number)}: the disk is full") from exc
             raise StoreError(f"cannot write the spool segment {self._path(number)}: {exc.strerror}") from exc
 
     def append(self, records: Sequence[RawRecord]) -> None:
@@ -179,14 +202,48 @@ class Spool:
                 record.checkpoint = (CHECKPOINT, f"{segment}:{offset}")
                 parts.append(_FRAME.pack(len(payload), zlib.crc32(payload)))
                 parts.append(payload)
+            data = b"".join(parts)
+            self._check_free(len(data))
             try:
-                self._handle.write(b"".join(parts))
-                self._handle.flush()
+                self._write_all(data)
                 if self.fsync:
                     os.fsync(self._handle.fileno())
             except OSError as exc:
+                self._cut_back()
+                if exc.errno in _FULL_ERRNOS:
+                    raise SpoolFullError(f"cannot write the spool in {self.directory}: the disk is full") from exc
                 raise StoreError(f"cannot write the spool: {exc.strerror}") from exc
             self._offset = offset
+
+    def _check_free(self, size: int) -> None:
+        if self.min_free_bytes <= 0:
+            return
+        try:
+            info = os.statvfs(self.directory)
+        except OSError:
+            return
+        if info.f_bavail * info.f_frsize < self.min_free_bytes + size:
+            raise SpoolFullError(
+                f"the disk of {self.directory} is full: less than {self.min_free_bytes // (1024 * 1024)} MB free,"
+                " the reserve kept for the store (pipeline.spool_min_free_mb)"
+            )
+
+    def _write_all(self, data: bytes) -> None:
+        assert self._handle is not None
+        view = memoryview(data)
+        while view:
+            written = self._handle.write(view)
+            if not written:
+                raise OSError(errno.EIO, "short write")
+            view = view[written:]
+
+    def _cut_back(self) -> None:
+        """Drop a partly written tail so the segment ends at the last whole entry."""
+        assert self._handle is not None
+        try:
+            self._handle.truncate(self._offset)
+        except OSError:
+            log.warning("spool %s: cannot cut back a partial write; replay stops there", self._path(self._segment))
 
     def release(self, committed: str) -> None:
         """Delete segments wholly before the committed position."""

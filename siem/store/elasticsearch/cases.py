@@ -218,7 +218,9 @@ class CaseIndices(IndexAccess):
         if query.rule is not None:
             filters.append({"bool": {"should": [
                 {"term": {"rule_id": query.rule}},
-                {"wildcard": {"rule_title": {"value": query.rule, "case_insensitive": True}}},
+                # Only ``*`` is a wildcard (as on SQLite): ``?`` and ``\\`` in the value are literal.
+                {"wildcard": {"rule_title": {"value": query.rule.replace("\\", "\\\\").replace("?", "\\?"),
+                                             "case_insensitive": True}}},
             ], "minimum_should_match": 1}})
         marked = {"exists": {"field": "suppression_id"}}
         if query.suppressed is None:

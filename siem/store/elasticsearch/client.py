@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from siem.store.elasticsearch.config import ElasticsearchConfig
 
 # The store logs its own retries; the pool's "node has failed N times" lines repeat them.
 logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)
+
+log = logging.getLogger(__name__)
 
 _MEDIA_TYPE = re.compile(r"application/vnd\.elasticsearch\+(json|x-ndjson)\s*;\s*compatible-with=\d+")
 
@@ -103,8 +106,19 @@ def make_client(config: ElasticsearchConfig) -> Elasticsearch:
         if config.password_file is None:
             raise StoreError("store.elasticsearch.username needs password_file as well")
         options["basic_auth"] = (config.username, _secret(config.password_file, "password"))
-    if config.ca_certs is not None:
-        options["ca_certs"] = config.ca_certs
+    if any(host.lower().startswith("https://") for host in config.hosts):
+        options["ssl_version"] = ssl.TLSVersion.TLSv1_2  # the lowest version accepted
+        if config.ca_certs is not None:
+            options["ca_certs"] = config.ca_certs
+        if not config.verify_tls:
+            log.warning(
+                "TLS certificate verification for Elasticsearch %s is turned off (store.elasticsearch.verify_tls)",
+                describe_hosts(config),
+            )
+            options["verify_certs"] = False
+            options["ssl_show_warn"] = False
+    elif config.ca_certs is not None:
+        options["ca_certs"] = config.ca_certs  # refused by the client: TLS options need https
     try:
         return Elasticsearch(list(config.hosts), **options)
     except ValueError as exc:

@@ -28,6 +28,9 @@ class ElasticsearchConfig:
     password_file: str | None = None
     #: CA bundle (PEM) that signed the cluster's certificate.
     ca_certs: str | None = None
+    #: Verify the cluster's certificate and host name over https (TLS 1.2 or newer). Turning
+    #: this off is logged as a warning every time the store is opened.
+    verify_tls: bool = True
     #: Every index name starts with this (``siem-events-syslog``, ``siem-alerts``, ...).
     index_prefix: str = "siem"
     #: REST compatibility asked of the server: "8" works with 8.x and 9.x clusters whatever
@@ -63,6 +66,12 @@ class ElasticsearchConfig:
             )
         if not self.hosts:
             raise ConfigError("store.elasticsearch.hosts must name at least one URL")
+        for host in self.hosts:
+            if "@" in host.partition("://")[2].partition("/")[0]:
+                raise ConfigError(
+                    "store.elasticsearch.hosts: put no user name or password in a URL"
+                    " (use username and password_file, or api_key_file)"
+                )
         if self.bulk_docs < 1 or self.max_in_flight < 1 or self.max_retries < 0:
             raise ConfigError(
                 "store.elasticsearch: bulk_docs and max_in_flight must be at least 1,"

@@ -220,8 +220,10 @@ class CaseTables:
                 conditions.append(clause)
                 params.append(value)
         if query.rule is not None:
-            conditions.append("(rule_id = ? OR rule_title LIKE ?)")
-            params.extend((query.rule, query.rule.replace("*", "%")))
+            # Only ``*`` is a wildcard: LIKE's own ``%`` and ``_`` in the value are literal.
+            literal = query.rule.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append("(rule_id = ? OR rule_title LIKE ? ESCAPE '\\')")
+            params.extend((query.rule, literal.replace("*", "%")))
         marked = "EXISTS (SELECT 1 FROM alert_suppressed s WHERE s.alert_id = alerts.id)"
         if query.suppressed is None:
             conditions.append(f"NOT {marked}")
