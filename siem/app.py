@@ -124,11 +124,16 @@ class App:
         return factory(options)
 
     def enrichers(self) -> list[Enricher]:
-        """The enrichers every event passes: the asset inventory (site, zone, owner)."""
+        """The enrichers every event passes: the asset inventory (site, zone, owner), then GeoIP."""
         from siem.enrich.inventory import Inventory, InventoryEnricher
 
         inventory = Inventory.load(self.config.inventory) if self.config.inventory else Inventory()
-        return [InventoryEnricher(inventory, default_site=self.config.site)]
+        enrichers: list[Enricher] = [InventoryEnricher(inventory, default_site=self.config.site)]
+        if self.config.geoip.enabled:
+            from siem.enrich.geoip import GeoIpEnricher
+
+            enrichers.append(GeoIpEnricher(self.config.geoip))
+        return enrichers
 
     def rule_paths(self) -> list[str]:
         """The configured rule paths; a relative one missing here is taken from the checkout."""
