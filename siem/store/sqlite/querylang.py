@@ -129,8 +129,12 @@ def _node(node: Node, params: list[object]) -> str:
 
 
 def _fts_phrase(node: FreeText) -> str:
-    """An FTS5 phrase: the text in double quotes (inner quotes doubled), ``*`` for a prefix."""
-    return '"' + node.text.replace('"', '""') + '"' + ("*" if node.prefix else "")
+    """An FTS5 phrase: the text in double quotes (inner quotes doubled), ``*`` for a prefix.
+
+    FTS5 reads a query only up to a NUL character ("unterminated string"); the tokenizer
+    splits words at NUL anyway, so it becomes a space."""
+    text = node.text.replace("\x00", " ").replace('"', '""')
+    return '"' + text + '"' + ("*" if node.prefix else "")
 
 
 def _term(term: Term, params: list[object]) -> str:
