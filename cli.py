@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 from typing import Any
 
@@ -34,6 +35,9 @@ COMMANDS: dict[str, str] = {
     "es": "siem.commands.es:es_group",
     "hunt": "siem.commands.hunt:hunt_command",
     "scan": "siem.commands.scan:scan_command",
+    "verify": "siem.commands.verify:verify_command",
+    "schedule": "siem.commands.schedule:schedule_group",
+    "report": "siem.commands.report:report_command",
 }
 
 HELP: dict[str, str] = {
@@ -52,7 +56,10 @@ HELP: dict[str, str] = {
     "capture": "Capture packets live into flow and metadata events.",
     "es": "Set up and inspect the Elasticsearch store (templates, lifecycle).",
     "hunt": "Run Sigma rules over stored events (retro-hunting); hits become alerts.",
-    "scan": "Run compliance checks (CIS v8) over stored events; exit 1 on failures.",
+    "scan": "Run compliance checks (CIS v8, TCVN 11930) over stored events; exit 1 on failures.",
+    "verify": "Check the integrity seals of stored events and the audit log; exit 1 if broken.",
+    "schedule": "Show scheduled jobs (next and last runs); write systemd timers for them.",
+    "report": "Weekly or monthly report (HTML with charts, Markdown, JSON); --email to mail it.",
 }
 
 
@@ -113,6 +120,7 @@ def root(ctx: click.Context, config_file: str | None, data_dir: str | None, lang
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI, turning our errors into one line and a named exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    os.umask(0o077)  # whatever the process creates (store, spool, outbox, state) is 0600/0700
     try:
         return root.main(args=argv, prog_name="siem", standalone_mode=False)
     except click.exceptions.Abort:

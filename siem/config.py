@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from siem.alerts.config import AlertsConfig
+from siem.enrich.geoip import GeoIpConfig
 from siem.errors import ConfigError
+from siem.forward.config import ROLES, ForwarderConfig
 from siem.incidents.config import IncidentsConfig
 from siem.notify.config import EmailConfig
+from siem.schedule.config import JobConfig, validate_jobs
 from siem.store.elasticsearch.config import ElasticsearchConfig
 from siem.yamlfile import LocatedDict, load_yaml_file
 
@@ -38,6 +41,8 @@ class TlsConfig:
     #: CA bundle used to verify client certificates (mutual TLS).
     ca_file: str | None = None
     require_client_cert: bool = False
+    #: Seconds a client has to finish the handshake (a stalled or garbage client is cut off).
+    handshake_timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,15 @@ class SourceConfig:
     #: Time zone of devices that log local time without an offset (IANA name).
     timezone: str = "UTC"
     max_message_bytes: int = 65536
+    #: For syslog tcp/tls: open connections at most, in all and from one address (more are refused).
+    max_connections: int = 1000
+    max_connections_per_ip: int = 100
+    #: For syslog tcp/tls: a connection silent this long is closed (0 = never).
+    idle_timeout_seconds: float = 900.0
+    #: For file: a gzip-compressed (rotated) file is read up to this many bytes, and its
+    #: expansion beyond its first MiB up to this ratio; a bomb is cut there and counted.
+    max_gzip_bytes: int = 1024**3
+    max_gzip_ratio: int = 200
     tls: TlsConfig = field(default_factory=TlsConfig)
     #: For capture: the network interface (``eth0``) and a BPF filter in tcpdump syntax.
     interface: str = ""
@@ -118,6 +132,8 @@ class PipelineConfig:
     spool: bool = True
     #: fsync the spool and store on each commit (durable against power loss, slower).
     fsync: bool = False
+    #: Free disk space (MB) the spool leaves for the store: below it sources wait (disk full).
+    spool_min_free_mb: int = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,12 +168,20 @@ class Config:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     #: Asset inventory YAML (sites, zones, CIDRs, devices); none by default.
     inventory: str | None = None
+    #: MaxMind GeoIP databases for public addresses (see siem/enrich/geoip.py); none by default.
+    geoip: GeoIpConfig = field(default_factory=GeoIpConfig)
     #: E-mail to the IT department (see siem/notify/config.py).
     email: EmailConfig = field(default_factory=EmailConfig)
     #: Alert grouping (see siem/alerts/config.py).
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     #: Incident windows and SLAs per severity (see siem/incidents/config.py).
     incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
+    #: ``server`` (store, detect, alert) or ``forwarder`` (a ward: buffer and send to the centre).
+    role: str = "server"
+    #: Where a ward forwarder sends its events (see siem/forward/config.py).
+    forwarder: ForwarderConfig = field(default_factory=ForwarderConfig)
+    #: Jobs ``siem run`` starts on a cron schedule (see siem/schedule/config.py); none by default.
+    schedule: tuple[JobConfig, ...] = ()
     #: The file this was loaded from, if any (not a YAML key).
     source_file: str | None = field(default=None, metadata={"internal": True})
 
@@ -194,6 +218,9 @@ def bind(cls: type[T], raw: Any, *, path: str | None, key_path: str = "", line: 
     except ConfigError as exc:
         # A dataclass that validates itself (__post_init__) knows the key but not the file.
         if exc.path is None:
+            key = getattr(exc, "key", None)
+            if isinstance(key, str) and isinstance(raw, LocatedDict):
+                line = raw.line_of(key)
             raise ConfigError(exc.message, path=path, line=line) from exc
         raise
 
@@ -254,8 +281,9 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "store.backend": ("sqlite", "elasticsearch"),
     "detection.logsource": ("strict", "any"),
     "detection.min_level": ("informational", "low", "medium", "high", "critical"),
+    "role": ROLES,
 }
-_SOURCE_TYPES = ("syslog", "file", "pcap", "capture")
+_SOURCE_TYPES = ("syslog", "file", "pcap", "capture", "forwarder")
 _TRANSPORTS = ("udp", "tcp", "tls")
 
 
@@ -267,6 +295,7 @@ def validate(config: Config) -> None:
         "store.backend": config.store.backend,
         "detection.logsource": config.detection.logsource,
         "detection.min_level": config.detection.min_level,
+        "role": config.role,
     }
     for key, value in values.items():
         if value not in _CHOICES[key]:
@@ -283,8 +312,30 @@ def validate(config: Config) -> None:
             raise ConfigError(f"{where}.paths must name at least one file or glob", path=path)
         if source.type == "capture" and not source.interface:
             raise ConfigError(f"{where}.interface must name a network interface (e.g. eth0)", path=path)
+        _validate_limits(source, where, path)
     if config.pipeline.queue_size < 1 or config.pipeline.batch_size < 1:
         raise ConfigError("pipeline.queue_size and pipeline.batch_size must be at least 1", path=path)
+    if config.pipeline.spool_min_free_mb < 0:
+        raise ConfigError("pipeline.spool_min_free_mb must be 0 (no reserve) or more", path=path)
+    validate_jobs(config.schedule, path)
+
+
+def _validate_limits(source: SourceConfig, where: str, path: str | None) -> None:
+    """ConfigError for a source limit that cannot work (zero connections, a negative timeout)."""
+    at_least_one = {
+        "max_message_bytes": source.max_message_bytes,
+        "max_connections": source.max_connections,
+        "max_connections_per_ip": source.max_connections_per_ip,
+        "max_gzip_bytes": source.max_gzip_bytes,
+        "max_gzip_ratio": source.max_gzip_ratio,
+    }
+    for key, value in at_least_one.items():
+        if value < 1:
+            raise ConfigError(f"{where}.{key} must be at least 1, not {value}", path=path)
+    if source.idle_timeout_seconds < 0:
+        raise ConfigError(f"{where}.idle_timeout_seconds must be 0 (never) or more seconds", path=path)
+    if source.tls.handshake_timeout_seconds <= 0:
+        raise ConfigError(f"{where}.tls.handshake_timeout_seconds must be more than 0", path=path)
 
 
 def find_config_file(explicit: str | None) -> Path | None:

@@ -7,6 +7,7 @@ that every configuration key appears in it).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -29,6 +30,12 @@ officer: null
 site: city
 # Asset inventory YAML (sites, zones, CIDRs, devices); null = none.
 inventory: null
+# MaxMind GeoIP databases for public addresses (e.g. GeoLite2-City.mmdb, GeoLite2-ASN.mmdb);
+# null = no GeoIP. language picks the names written (en, vi is not in MaxMind's files).
+geoip:
+  city_db: null
+  asn_db: null
+  language: en
 
 # Inputs. type: syslog (transport udp, tcp or tls), file (paths), pcap, capture.
 sources:
@@ -51,6 +58,15 @@ sources:
     timezone: UTC
     # Longer messages are cut to this size and flagged (event.truncated).
     max_message_bytes: 65536
+    # tcp, tls: open connections at most, in all and from one address (more are refused, counted).
+    max_connections: 1000
+    max_connections_per_ip: 100
+    # tcp, tls: close a connection silent for this many seconds (0 = never).
+    idle_timeout_seconds: 900.0
+    # file: read a gzip-compressed rotated file up to this many bytes, and up to this expansion
+    # ratio past its first MiB (a gzip bomb is cut there and counted).
+    max_gzip_bytes: 1073741824
+    max_gzip_ratio: 200
     # TLS for transport: tls (RFC 5425).
     tls:
       cert_file: null
@@ -58,6 +74,8 @@ sources:
       # CA bundle that signs client certificates (mutual TLS).
       ca_file: null
       require_client_cert: false
+      # Seconds a client has to finish the TLS handshake (TLS 1.2 at least).
+      handshake_timeout_seconds: 10.0
     # Fixed labels for every event of this source.
     site: null
     zone: null
@@ -87,6 +105,8 @@ store:
     password_file: null
     # CA certificate (PEM) of the cluster, for https.
     ca_certs: null
+    # Verify the cluster's certificate (https, TLS 1.2 or newer); turning this off is logged.
+    verify_tls: true
     index_prefix: siem
     # REST compatibility asked for: "8" (8.x and 9.x clusters), "9", or "none" (OpenSearch).
     compatibility: "8"
@@ -113,6 +133,8 @@ pipeline:
   spool: true
   # fsync the spool and the store on each commit (safe against power loss, slower).
   fsync: false
+  # Disk space (MB) the spool leaves free for the store; below it sources wait (disk full).
+  spool_min_free_mb: 64
 
 detection:
   # Folders or files of Sigma rules.
@@ -195,6 +217,43 @@ email:
   timezone: UTC
   # Sent mails kept in outbox/sent for inspection.
   keep_sent: 200
+
+# server: store, detect and alert. forwarder: a ward collector that parses and enriches its
+# sources locally and sends the events to the centre over mutual TLS, buffering them on disk
+# while the link is down ('siem run --role forwarder'; see docs/forwarder.md). The centre
+# listens with a source of type forwarder (tls.cert_file, tls.key_file, tls.ca_file).
+role: server
+forwarder:
+  # The centre's forwarder listener.
+  host: 127.0.0.1
+  port: 6514
+  # Name the centre's certificate must carry (default: host); checked unless check_hostname is off.
+  server_name: null
+  check_hostname: true
+  # This ward's client certificate and key, and the CA that signed the centre's certificate (PEM).
+  cert_file: null
+  key_file: null
+  ca_file: null
+  # Disk for events not yet acknowledged; when full, TCP and file sources wait and UDP drops (counted).
+  buffer_max_mb: 1024.0
+  # Fill level that raises the buffer alarm (logged, and shown by 'siem status').
+  alarm_percent: 80
+  # Events per batch, and batches sent before waiting for the centre's acknowledgement.
+  batch_size: 1000
+  window: 4
+  # Longest wait between reconnection attempts (doubling from 0.5 s), and the network timeout.
+  reconnect_max_seconds: 30.0
+  timeout: 30.0
+
+# Jobs 'siem run' starts on a cron schedule, each as a 'siem' subprocess with this file and
+# data directory ('siem schedule list' shows them; 'siem schedule systemd' writes timers), e.g.
+#   - name: weekly-scan
+#     cron: "0 7 * * 1"              # minute hour day-of-month month day-of-week
+#     command: scan --profile vn-tcvn11930 --format markdown --output weekly-scan.md
+#     missed: run_once               # after downtime: skip (default) or run_once
+#     timezone: Asia/Ho_Chi_Minh     # of the cron fields (default UTC)
+#     timeout_minutes: 60            # a run still going then is stopped
+schedule: []
 """
 
 
@@ -213,7 +272,10 @@ def init_command(options: AppOptions, force: bool) -> None:
         raise ConfigError("the configuration file exists; use --force to overwrite it", path=target)
     data_dir = options.data_dir or DEFAULT_DATA_DIR
     try:
-        target.write_text(render(data_dir), encoding="utf-8")
+        # Mode 0600: the file may come to name secrets' files and hosts; others need not read it.
+        with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+            handle.write(render(data_dir))
+        os.chmod(target, 0o600)  # an existing file (--force) keeps its old mode otherwise
     except OSError as exc:
         raise ConfigError(f"cannot write the configuration: {exc.strerror}", path=target) from exc
     app = App.from_options(AppOptions(config_file=str(target), data_dir=options.data_dir))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,10 @@ from siem.app import PROJECT_ROOT, App, AppOptions
 from siem.errors import QueryError, RuleError
 from siem.timerange import HELP as TIME_HELP
 from siem.timerange import parse_moment
+
+if TYPE_CHECKING:
+    from siem.compliance.model import Check
+    from siem.detect.model import Logsource
 
 #: Checks and profiles shipped with the project.
 COMPLIANCE_DIR = PROJECT_ROOT / "rules" / "compliance"
@@ -70,7 +75,9 @@ def scan_command(options: AppOptions, profile: str | None, site: str | None, sin
     try:
         inventory = Inventory.load(app.config.inventory) if app.config.inventory else None
         context = ScanContext(store=app.store, inventory=inventory, sla=app.config.incidents.sla,
-                              data_path=app.data_path, now=now, since=start, site=site)
+                              data_path=app.data_path, now=now, since=start, site=site,
+                              rule_logsources=_rule_logsources(app, checks),
+                              logsource_mode=app.config.detection.logsource)
         results = run_checks(checks, context)
         change = history.record(app.data_path, at=now, profile=profile, site=site,
                                 results=results)
@@ -91,3 +98,15 @@ def scan_command(options: AppOptions, profile: str | None, site: str | None, sin
         click.echo(text, nl=False)
     if any(result.status != PASS for result in results):
         sys.exit(1)
+
+
+def _rule_logsources(app: App, checks: list[Check]) -> tuple[Logsource, ...] | None:
+    """The loaded Sigma rules' logsources, only when a rule_coverage check needs them."""
+    if not any(check.kind == "rule_coverage" for check in checks):
+        return None
+    from siem.detect.loader import load_configured_rules
+
+    ruleset = load_configured_rules(app.config.detection, app.rule_paths())
+    for problem in ruleset.problems:
+        click.echo(f"warning: rule not loaded: {problem}", err=True)
+    return tuple(loaded.info.logsource for loaded in ruleset.rules) or None
