@@ -7,6 +7,7 @@ does not import scapy, pyshark or elasticsearch.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -15,7 +16,8 @@ from typing import Any
 
 import click
 
-from siem.errors import ExitCode, SiemError
+from siem.errors import ConfigError, ExitCode, SiemError
+from siem.i18n import _, resolve_language, set_language
 
 #: command name -> "module:attribute" of its click command or group.
 COMMANDS: dict[str, str] = {
@@ -109,6 +111,10 @@ def root(ctx: click.Context, config_file: str | None, data_dir: str | None, lang
     """siem: collect logs and packet metadata, detect with Sigma rules, store and alert."""
     from siem.app import AppOptions
 
+    # The language of errors raised before the configuration is read (App sets it again); a bad
+    # $SIEM_LANG is reported when the configuration is loaded.
+    with contextlib.suppress(ConfigError):
+        set_language(resolve_language(language))
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -124,7 +130,7 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         return root.main(args=argv, prog_name="siem", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Interrupted.", err=True)
+        click.echo(_("Interrupted."), err=True)
         sys.exit(ExitCode.INTERRUPTED)
     except click.exceptions.ClickException as exc:
         exc.show()
@@ -134,10 +140,10 @@ def main(argv: list[str] | None = None) -> Any:
     except SiemError as exc:
         if debug:
             raise
-        click.secho(f"error: {exc}", err=True, fg="red")
+        click.secho(_("error: {message}").format(message=exc), err=True, fg="red")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
+        click.echo(_("Interrupted."), err=True)
         sys.exit(ExitCode.INTERRUPTED)
 
 

@@ -11,6 +11,12 @@ checkpoint ``forwarder:<name>`` = its end position, which the pipeline commits i
 transaction as the events. The checkpoint also tells a reconnecting forwarder where the centre
 stands (WELCOME), and a batch at or before it is acknowledged without being stored again.
 The forwarder keeps its events until they are acknowledged, so these records skip the spool.
+
+Hostile peers are bounded as on the syslog TLS listener, with the same code (``limits``):
+``max_connections`` / ``max_connections_per_ip`` (more are closed at once), the TLS handshake
+within ``tls_handshake_timeout`` (TLS 1.2 at least), then HELLO within the same time, and a link
+that sends nothing for ``idle_timeout`` while no batch waits for its acknowledgement is closed
+(the ward reconnects when it has events again). Each of these is counted with ``emit.rejected``.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from collections import deque
 from collectors.base import RawRecord
 from collectors.sources import forward_wire as wire
 from collectors.sources.contract import BatchEmitter, SourceOptions
+from collectors.sources.limits import Address, ConnectionLimits, accept_connections, idle_too_long, tls_handshake
 from siem.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -33,7 +40,6 @@ CHECKPOINT_PREFIX = "forwarder:"
 FORMAT = "ecs-json"
 _POLL_SECONDS = 0.25
 _ACK_POLL_SECONDS = 0.005
-_HANDSHAKE_SECONDS = 10.0
 #: After stop, how long a connection waits to acknowledge what the pipeline still commits.
 _DRAIN_SECONDS = 5.0
 
@@ -83,13 +89,13 @@ class ForwardedSource:
         try:
             self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self._socket.bind((options.host, options.port))
-            self._socket.listen(64)
+            self._socket.listen(1024)
         except OSError as exc:
             self._socket.close()
             raise SourceError(f"cannot listen on forwarder://{options.host}:{options.port}: {exc.strerror}") from exc
         self._socket.settimeout(_POLL_SECONDS)
         self.port = int(self._socket.getsockname()[1])
-        self._connections: list[threading.Thread] = []
+        self.limits = ConnectionLimits(options.max_connections, options.max_connections_per_ip)
         self._active: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
@@ -101,34 +107,20 @@ class ForwardedSource:
 
     def run(self, emit: BatchEmitter, stop: threading.Event) -> None:
         """Accept forwarders until ``stop``; then let each connection finish."""
-        try:
-            while not stop.is_set():
-                try:
-                    connection, address = self._socket.accept()
-                except TimeoutError:
-                    continue
-                except OSError as exc:
-                    log.warning("%s: accept failed: %s", self.url, exc)
-                    continue
-                thread = threading.Thread(
-                    target=self._serve,
-                    args=(connection, f"{address[0]}:{address[1]}", emit, stop),
-                    name=f"{self.name}-{address[0]}:{address[1]}",
-                    daemon=True,
-                )
-                thread.start()
-                self._connections = [t for t in self._connections if t.is_alive()]
-                self._connections.append(thread)
-        finally:
-            self._socket.close()
-            for thread in self._connections:
-                thread.join()
+
+        def serve(connection: socket.socket, ip: str, address: Address) -> None:
+            self._serve(connection, f"{address[0]}:{address[1]}", emit, stop)
+
+        accept_connections(self._socket, self.limits, url=self.url, thread_name=self.name, serve=serve,
+                           emit=emit, stop=stop)  # fmt: skip
 
     def _serve(self, connection: socket.socket, peer: str, emit: BatchEmitter, stop: threading.Event) -> None:
         stream: socket.socket = connection
         try:
-            connection.settimeout(_HANDSHAKE_SECONDS)
-            tls = self._tls.wrap_socket(connection, server_side=True)
+            tls = tls_handshake(self._tls, connection, self.options.tls_handshake_timeout, url=self.url, peer=peer,
+                                emit=emit)  # fmt: skip
+            if tls is None:
+                return
             stream = tls
             name = peer_name(tls)
             self._link(tls, name, peer, emit, stop)
@@ -151,9 +143,12 @@ class ForwardedSource:
 
     def _link(self, stream: ssl.SSLSocket, name: str, peer: str, emit: BatchEmitter, stop: threading.Event) -> None:
         reader = wire.FrameReader(stream)
-        stream.settimeout(_HANDSHAKE_SECONDS)
+        stream.settimeout(self.options.tls_handshake_timeout)
         hello = reader.read()
-        if hello is None or hello[0] != wire.HELLO:
+        if hello is None:
+            emit.rejected()
+            raise wire.WireError(f"no HELLO within {self.options.tls_handshake_timeout:g} s")
+        if hello[0] != wire.HELLO:
             raise wire.WireError("expected HELLO")
         version = wire.json_body(hello[1]).get("version")
         if version != wire.VERSION:
@@ -166,6 +161,7 @@ class ForwardedSource:
         origin = f"forwarder://{name}"
         pending: deque[wire.Position] = deque()
         drain_until: float | None = None
+        last_data = time.monotonic()
         while not superseded.is_set():
             committed = self._send_acks(stream, emit, checkpoint, pending, committed)
             if stop.is_set():  # stop reading; acknowledge what the pipeline still commits
@@ -180,7 +176,12 @@ class ForwardedSource:
             except ConnectionError:
                 return
             if found is None:
+                if not pending and idle_too_long(last_data, self.options.idle_timeout):
+                    emit.rejected()
+                    log.info("%s: closing forwarder %s, silent for %g s", self.url, name, self.options.idle_timeout)
+                    return
                 continue
+            last_data = time.monotonic()
             kind, body = found
             if kind != wire.BATCH:
                 raise wire.WireError(f"expected BATCH, got frame kind {kind}")

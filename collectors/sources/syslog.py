@@ -10,7 +10,8 @@ Hostile peers are bounded: connections beyond ``max_connections`` (all peers) or
 ``max_connections_per_ip`` (one address) are closed at once, a connection silent for
 ``idle_timeout`` is closed, a TLS handshake must finish within ``tls_handshake_timeout`` (TLS 1.2
 at least), and a message is cut at ``max_message_bytes`` with the rest of it discarded (see
-``framing``). Each of these is counted with ``emit.rejected``.
+``framing``). Each of these is counted with ``emit.rejected``. The connection limits and the
+accept loop are shared with the forwarder listener (``limits``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ from collections.abc import Callable
 from collectors.base import RawRecord
 from collectors.sources.contract import BatchEmitter, SourceOptions
 from collectors.sources.framing import Framer
+from collectors.sources.limits import (
+    Address,
+    ConnectionLimits,
+    accept_connections,
+    idle_too_long,
+    peer_ip,
+    tls_handshake,
+)
 from siem.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -34,8 +43,6 @@ _POLL_SECONDS = 0.25
 _UDP_BATCH = 512
 _READ_BYTES = 256 * 1024
 _RECEIVE_BUFFER = 8 * 1024 * 1024
-#: Least seconds between two warnings about refused connections (a flood logs one line a minute).
-_REFUSAL_LOG_SECONDS = 60.0
 #: After stop, how long a connection may still deliver what its peer sent.
 _DRAIN_SECONDS = 2.0
 
@@ -60,50 +67,9 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def _peer_ip(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
-    host = address[0]
-    return host[7:] if host.startswith("::ffff:") and "." in host else host
-
-
-def _origin_host(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
-    host = _peer_ip(address)
+def _origin_host(address: Address) -> str:
+    host = peer_ip(address)
     return f"[{host}]" if ":" in host else host
-
-
-class ConnectionLimits:
-    """Open connections of one listener, in all and per peer address; admits up to the limits."""
-
-    def __init__(self, total: int, per_ip: int) -> None:
-        self.total = total
-        self.per_ip = per_ip
-        self._lock = threading.Lock()
-        self._open = 0
-        self._by_ip: dict[str, int] = {}
-
-    @property
-    def open(self) -> int:
-        """Connections open now."""
-        return self._open
-
-    def admit(self, ip: str) -> bool:
-        """Take a place for a connection from ``ip``; False when a limit is reached."""
-        with self._lock:
-            from_ip = self._by_ip.get(ip, 0)
-            if self._open >= self.total or from_ip >= self.per_ip:
-                return False
-            self._open += 1
-            self._by_ip[ip] = from_ip + 1
-            return True
-
-    def release(self, ip: str) -> None:
-        """Give back the place of a closed connection from ``ip``."""
-        with self._lock:
-            self._open -= 1
-            left = self._by_ip[ip] - 1
-            if left:
-                self._by_ip[ip] = left
-            else:
-                del self._by_ip[ip]
 
 
 class _Listener:
@@ -216,82 +182,32 @@ class TcpSyslogSource(_Listener):
         self._tls = tls
         self._socket.listen(1024)
         self._socket.settimeout(_POLL_SECONDS)
-        self._connections: list[threading.Thread] = []
         self.limits = ConnectionLimits(options.max_connections, options.max_connections_per_ip)
-        self._refused = 0
-        self._refusal_logged = -_REFUSAL_LOG_SECONDS
 
     def run(self, emit: BatchEmitter, stop: threading.Event) -> None:
         """Accept connections until ``stop``; then let each connection finish its reads."""
-        try:
-            while not stop.is_set():
-                try:
-                    connection, address = self._socket.accept()
-                except TimeoutError:
-                    continue
-                except OSError as exc:
-                    log.warning("%s: accept failed: %s", self.url, exc)
-                    continue
-                ip = _peer_ip(address)
-                if not self.limits.admit(ip):
-                    connection.close()
-                    self._refuse(ip, emit)
-                    continue
-                origin = f"{self.transport}://{_origin_host(address)}"
-                thread = threading.Thread(
-                    target=self._serve,
-                    args=(connection, ip, origin, emit, stop),
-                    name=f"{self.name}-{address[0]}:{address[1]}",
-                    daemon=True,
-                )
-                try:
-                    thread.start()
-                except RuntimeError as exc:  # no more threads: refuse like a limit
-                    self.limits.release(ip)
-                    connection.close()
-                    log.warning("%s: cannot serve %s: %s", self.url, origin, exc)
-                    self._refuse(ip, emit)
-                    continue
-                self._connections = [t for t in self._connections if t.is_alive()]
-                self._connections.append(thread)
-        finally:
-            self._socket.close()
-            for thread in self._connections:
-                thread.join()
 
-    def _refuse(self, ip: str, emit: BatchEmitter) -> None:
-        """Count a refused connection; warn at most once a minute."""
-        emit.rejected()
-        self._refused += 1
-        now = time.monotonic()
-        if now - self._refusal_logged >= _REFUSAL_LOG_SECONDS:
-            log.warning(
-                "%s: refused %d connection(s) over the limits (last from %s; %d open, at most %d, %d per address)",
-                self.url, self._refused, ip, self.limits.open, self.limits.total, self.limits.per_ip,
-            )  # fmt: skip
-            self._refused, self._refusal_logged = 0, now
+        def serve(connection: socket.socket, ip: str, address: Address) -> None:
+            self._serve(connection, f"{self.transport}://{_origin_host(address)}", emit, stop)
 
-    def _serve(
-        self, connection: socket.socket, ip: str, origin: str, emit: BatchEmitter, stop: threading.Event
-    ) -> None:
+        accept_connections(self._socket, self.limits, url=self.url, thread_name=self.name, serve=serve,
+                           emit=emit, stop=stop)  # fmt: skip
+
+    def _serve(self, connection: socket.socket, origin: str, emit: BatchEmitter, stop: threading.Event) -> None:
         stream: socket.socket = connection
         try:
             if self._tls is not None:
-                # The timeout bounds the whole handshake (CPython keeps one deadline for it).
-                connection.settimeout(self.options.tls_handshake_timeout)
-                try:
-                    stream = self._tls.wrap_socket(connection, server_side=True)
-                except (ssl.SSLError, OSError) as exc:
-                    emit.rejected()
-                    log.warning("%s: TLS handshake with %s failed: %s", self.url, origin, exc)
+                tls = tls_handshake(self._tls, connection, self.options.tls_handshake_timeout, url=self.url,
+                                    peer=origin, emit=emit)  # fmt: skip
+                if tls is None:
                     return
+                stream = tls
             stream.settimeout(_POLL_SECONDS)
             self._read(stream, origin, emit, stop)
         except (ssl.SSLError, OSError) as exc:
             log.warning("%s: connection from %s ended: %s", self.url, origin, exc)
         finally:
             stream.close()
-            self.limits.release(ip)
 
     def _read(self, stream: socket.socket, origin: str, emit: BatchEmitter, stop: threading.Event) -> None:
         framer = Framer(self.options.max_message_bytes)
@@ -308,7 +224,7 @@ class TcpSyslogSource(_Listener):
             except TimeoutError:
                 if stop.is_set():  # nothing more arrived within the poll time: done
                     break
-                if idle_timeout and time.monotonic() - last_data > idle_timeout:
+                if idle_too_long(last_data, idle_timeout):
                     emit.rejected()
                     log.info("%s: closing %s, silent for %g s", self.url, origin, idle_timeout)
                     break

@@ -22,6 +22,7 @@ from collectors.sources.capture import CaptureSource
 from collectors.sources.contract import SourceOptions
 from siem.app import App, AppOptions
 from siem.commands.run import mail_delivery, make_pipeline
+from siem.i18n import _
 from siem.pipeline import Pipeline
 
 SOURCE_PREFIX = "capture:"
@@ -36,7 +37,7 @@ def capture(app: App, options: SourceOptions, *, duration: float | None, stop: t
     with mail_delivery(app):
         pipeline.start()
         pipeline.add_source(source, spooled=False)
-        click.echo(f"capturing on {source.url}", err=True)
+        click.echo(f"capturing on {source.url}", err=True)  # stays English: scripts wait for it
         sys.stderr.flush()
         try:
             _wait(pipeline, stop, duration)
@@ -95,7 +96,7 @@ def capture_command(
     if as_json:
         click.echo(json.dumps(counts))
     else:
-        click.echo(
-            f"packets: {counts['packets']:,}  flows: {counts['flows']:,}  events: {counts['events']:,}  "
-            f"stored: {counts['stored']:,}  kernel drops: {counts['kernel_drops']:,}  alerts: {counts['alerts']:,}"
-        )
+        click.echo(_("packets: {packets}  flows: {flows}  events: {events}  stored: {stored}  "
+                     "kernel drops: {drops}  alerts: {alerts}").format(
+            packets=f"{counts['packets']:,}", flows=f"{counts['flows']:,}", events=f"{counts['events']:,}",
+            stored=f"{counts['stored']:,}", drops=f"{counts['kernel_drops']:,}", alerts=f"{counts['alerts']:,}"))

@@ -17,6 +17,7 @@ from typing import IO, Any
 import click
 
 from siem.errors import ParseError, RuleError
+from siem.i18n import _
 
 INPUT_FORMATS = ("auto", "evtx-json", "ecs", "flat")
 _CHUNK = 1 << 16
@@ -30,7 +31,7 @@ def to_flat(document: Any, input_format: str) -> dict[str, Any]:
     from siem.event import from_nested
 
     if not isinstance(document, Mapping):
-        raise ParseError("an event must be a JSON object")
+        raise ParseError(_("an event must be a JSON object"))
     if input_format == "evtx-json" or (
         input_format == "auto" and ("Event" in document or "winlog" in document)
     ):
@@ -88,16 +89,16 @@ def load_event_file(path: Path, kind: str) -> list[dict[str, Any]]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise RuleError(f"cannot read events: {exc}", path=path) from exc
+        raise RuleError(_("cannot read events: {reason}").format(reason=exc), path=path) from exc
     if kind == "raw":
         return [{"message": line} for line in text.splitlines() if line.strip()]
     from collectors.parsers.windows import iter_json_documents
 
     fmt = "evtx-json" if kind == "evtx" else "auto"
     try:
-        return [to_flat(document, fmt) for document, _ in iter_json_documents(text)]
+        return [to_flat(document, fmt) for document, _line in iter_json_documents(text)]
     except ParseError as exc:
-        raise RuleError(f"bad event file: {exc.message}", path=path, line=exc.line) from exc
+        raise RuleError(_("bad event file: {reason}").format(reason=exc.message), path=path, line=exc.line) from exc
 
 
 def build_detector(
@@ -109,9 +110,9 @@ def build_detector(
 
     ruleset = load_configured_rules(app.config.detection, rule_paths, field_mapping=pipeline)
     for problem in ruleset.problems:
-        click.echo(f"warning: rule not loaded: {problem}", err=True)
+        click.echo(_("warning: rule not loaded: {problem}").format(problem=problem), err=True)
     if ruleset.problems:
-        click.echo(f"{len(ruleset.problems)} rule(s) unsupported or invalid", err=True)
+        click.echo(_("{count} rule(s) unsupported or invalid").format(count=len(ruleset.problems)), err=True)
     return Detector(ruleset, logsource=logsource)
 
 
@@ -171,7 +172,7 @@ def detect_command(ctx: click.Context, rule_paths: tuple[str, ...], input_path: 
     app = App.from_options(ctx.obj)
     try:
         detector = build_detector(rule_paths, logsource, app=app)
-        click.echo(f"{detector.rule_count} rules loaded", err=True)
+        click.echo(_("{count} rules loaded").format(count=detector.rule_count), err=True)
         stream: IO[str]
         if input_path == "-":
             stream = sys.stdin
@@ -179,7 +180,7 @@ def detect_command(ctx: click.Context, rule_paths: tuple[str, ...], input_path: 
             try:
                 stream = open(input_path, encoding="utf-8", errors="replace")  # noqa: SIM115
             except OSError as exc:
-                raise RuleError(f"cannot open input: {exc.strerror}", path=input_path) from exc
+                raise RuleError(_("cannot open input: {reason}").format(reason=exc.strerror), path=input_path) from exc
         rows: list[Row] = []
         types = correlation_types(detector)
         events = 0
@@ -187,12 +188,14 @@ def detect_command(ctx: click.Context, rule_paths: tuple[str, ...], input_path: 
             for index, (line, document, error) in enumerate(iter_documents(stream)):
                 events += 1
                 if error is not None:
-                    click.echo(f"warning: {input_path}:{line}: {error}; skipped", err=True)
+                    click.echo(_("warning: {input}:{line}: {error}; skipped").format(
+                        input=input_path, line=line, error=error), err=True)
                     continue
                 try:
                     event = to_flat(document, input_format)
                 except ParseError as exc:
-                    click.echo(f"warning: {input_path}:{line}: {exc.message}; skipped", err=True)
+                    click.echo(_("warning: {input}:{line}: {error}; skipped").format(
+                        input=input_path, line=line, error=exc.message), err=True)
                     continue
                 found = detector.detect([event], start_index=index)
                 for match in found.matches:
@@ -215,11 +218,11 @@ def detect_command(ctx: click.Context, rule_paths: tuple[str, ...], input_path: 
         if output == "table":
             from rich.table import Table
 
-            table = Table("event", "level", "rule id", "title")
+            table = Table(_("event"), _("level"), _("rule id"), _("title"))
             for event_index, level, rule_id, title in rows:
                 table.add_row("" if event_index is None else str(event_index), level, rule_id,
                               title)
             app.console.print(table)
-        click.echo(f"{events} events read", err=True)
+        click.echo(_("{count} events read").format(count=events), err=True)
     finally:
         app.close()

@@ -14,6 +14,7 @@ import click
 
 from siem.app import App, AppOptions
 from siem.errors import StoreError
+from siem.i18n import _
 
 
 @click.group("es")
@@ -42,9 +43,8 @@ def setup_command(options: AppOptions, as_json: bool) -> None:
             click.echo(f"{item.kind} {item.name}: {item.outcome}{detail}")
     failed = [item for item in items if item.outcome == FAILED]
     if failed:
-        raise StoreError(
-            f"{len(failed)} of {len(items)} setup items failed; see above",
-        )
+        raise StoreError(_("{failed} of {total} setup items failed; see above").format(
+            failed=len(failed), total=len(items)))
 
 
 def _render(status: dict[str, Any]) -> None:
@@ -56,18 +56,20 @@ def _render(status: dict[str, Any]) -> None:
     summary = Table(box=None, show_header=False, pad_edge=False)
     summary.add_column(style="bold")
     summary.add_column()
-    for label in ("hosts", "cluster", "version", "distribution", "health", "dead_letters"):
-        summary.add_row(label.replace("_", " "), Text(str(status[label])))
+    labels = {"hosts": _("hosts"), "cluster": _("cluster"), "version": _("version"),
+              "distribution": _("distribution"), "health": _("health"), "dead_letters": _("dead letters")}
+    for key, label in labels.items():
+        summary.add_row(label, Text(str(status[key])))
     for name, state in status["templates"].items():
         summary.add_row(name, Text(state, style="green" if state == "present" else "yellow"))
     console.print(summary)
     if not status["indices"]:
-        console.print("No store indices yet (they are created by the first write).")
+        console.print(_("No store indices yet (they are created by the first write)."))
         return
-    table = Table(box=None, header_style="bold", pad_edge=False, title="Indices",
+    table = Table(box=None, header_style="bold", pad_edge=False, title=_("Indices"),
                   title_justify="left")
-    for name, justify in (("index", "left"), ("docs", "right"), ("size", "right"),
-                          ("health", "left")):
+    for name, justify in ((_("index"), "left"), (_("docs"), "right"), (_("size"), "right"),
+                          (_("health"), "left")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in status["indices"]:
         table.add_row(Text(row["index"]), f"{row['docs']:,}", row["size"], row["health"])

@@ -10,6 +10,7 @@ import click
 
 from siem.app import App, AppOptions
 from siem.errors import QueryError
+from siem.i18n import _
 from siem.timerange import HELP as TIME_HELP
 from siem.timerange import parse_moment
 
@@ -65,9 +66,9 @@ def hunt_command(
     try:
         ruleset = load_configured_rules(app.config.detection, list(rule_paths) or app.rule_paths())
         for problem in ruleset.problems:
-            click.echo(f"warning: rule not loaded: {problem}", err=True)
+            click.echo(_("warning: rule not loaded: {problem}").format(problem=problem), err=True)
         if not ruleset.rules and not ruleset.correlations:
-            raise click.ClickException("no rule loaded: nothing to hunt with")
+            raise click.ClickException(_("no rule loaded: nothing to hunt with"))
         result = hunt(app.store, ruleset, engine=engine, since=start, until=end, site=site,
                       logsource=app.config.detection.logsource)
         processed = None if no_alerts else raise_alerts(app.store, app.config, result)
@@ -78,17 +79,17 @@ def hunt_command(
         else:
             _table(hits, titles, result.ran_on)
         for ident, reason in sorted(result.not_expressible.items()):
-            click.echo(f"not expressible on the backend (ran with stream): {ident}"
-                       f" {titles.get(ident, '')}: {reason}", err=True)
-        summary = (f"{len(result.ran_on)} rule(s) run ({result.engine}),"
-                   f" {result.events_scanned} event(s) read by the stream engine,"
-                   f" {sum(hits.values())} hit(s), {result.alerts} alert(s)")
+            click.echo(_("not expressible on the backend (ran with stream): {rule} {title}: {reason}").format(
+                rule=ident, title=titles.get(ident, ""), reason=reason), err=True)
+        summary = _("{rules} rule(s) run ({engine}), {events} event(s) read by the stream engine, {hits} hit(s), "
+                    "{alerts} alert(s)").format(
+            rules=len(result.ran_on), engine=result.engine, events=result.events_scanned, hits=sum(hits.values()),
+            alerts=result.alerts)
         if processed is not None:
-            summary += (f", {len(processed.new_alert_ids)} new alert group(s),"
-                        f" {len(processed.opened)} incident(s) opened,"
-                        f" {processed.duplicates} already known")
+            summary += _(", {groups} new alert group(s), {opened} incident(s) opened, {known} already known").format(
+                groups=len(processed.new_alert_ids), opened=len(processed.opened), known=processed.duplicates)
         if result.engine == "backend":
-            summary += f", {len(result.not_expressible)} not expressible on the backend"
+            summary += _(", {count} not expressible on the backend").format(count=len(result.not_expressible))
         click.echo(summary, err=True)
     finally:
         app.close()
@@ -97,9 +98,9 @@ def hunt_command(
 def _table(hits: dict[str, int], titles: dict[str, str], ran_on: dict[str, str]) -> None:
     found = sorted((count, ident) for ident, count in hits.items() if count)
     if not found:
-        click.echo("No hits.")
+        click.echo(_("No hits."))
         return
-    click.echo(f"{'hits':>6}  {'engine':<7} {'rule id':<36}  title")
+    click.echo(f"{_('hits'):>6}  {_('engine'):<7} {_('rule id'):<36}  {_('title')}")
     for count, ident in reversed(found):
         click.echo(f"{count:>6}  {ran_on.get(ident, ''):<7} {ident:<36}  {titles.get(ident, '')}")
 

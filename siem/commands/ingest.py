@@ -19,6 +19,7 @@ from collectors.sources.pcap import is_capture_file
 from siem.app import App, AppOptions
 from siem.commands.run import mail_delivery, make_pipeline
 from siem.errors import SourceError
+from siem.i18n import _
 from siem.pipeline import Pipeline, Totals
 from siem.pipeline.sources import check_timezone
 
@@ -40,7 +41,7 @@ def ingest(app: App, paths: tuple[str, ...], *, fmt: str, timezone: str, progres
     )
     files = expand(paths)
     if not files:
-        raise SourceError(f"no file matches {' '.join(paths)}")
+        raise SourceError(_("no file matches {paths}").format(paths=" ".join(paths)))
     app.create_parser(fmt)  # an unknown format fails here, before any work
     total_bytes = sum(path.stat().st_size for path in files)
     # Capture files go through the pcap source (packet metadata), the rest line by line.
@@ -69,11 +70,11 @@ def _show_progress(app: App, pipeline: Pipeline, total_bytes: int) -> None:
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (
-        TextColumn("ingest"),
+        TextColumn(_("ingest")),
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),
-        TextColumn("{task.fields[records]:,} records"),
+        TextColumn(_("{records} records").format(records="{task.fields[records]:,}")),
     )
     counters = pipeline.counters.source(SOURCE_NAME)
     with Progress(*columns, console=app.err_console, transient=True) as bar:
@@ -107,7 +108,7 @@ def ingest_command(options: AppOptions, paths: tuple[str, ...], fmt: str, timezo
     if as_json:
         click.echo(json.dumps(summary))
     else:
-        click.echo(
-            f"records: {totals.records:,}  events stored: {totals.written:,}  "
-            f"duplicates: {totals.duplicates:,}  parse failures: {totals.parse_failures:,}"
-        )
+        click.echo(_("records: {records}  events stored: {stored}  duplicates: {duplicates}  "
+                     "parse failures: {failures}").format(
+            records=f"{totals.records:,}", stored=f"{totals.written:,}", duplicates=f"{totals.duplicates:,}",
+            failures=f"{totals.parse_failures:,}"))

@@ -22,6 +22,7 @@ from collectors.base import Parser, RawRecord, failure_event
 from siem.app import App, AppOptions
 from siem.errors import ParseError, PluginError, SourceError
 from siem.event import Event, to_nested
+from siem.i18n import _
 
 PCAP_SUFFIXES = (".pcap", ".pcapng", ".cap")
 
@@ -40,7 +41,7 @@ class _DetectingParser:
 
         name = detect(record.text)
         if name is None:
-            raise ParseError("no parser recognised the line")
+            raise ParseError("no parser recognised the line")  # the event's reason: data, kept in English
         if name not in self._parsers:
             self._parsers[name] = self._app.create_parser(name)
         return self._parsers[name].parse(record)
@@ -59,7 +60,7 @@ def _parser(app: App, name: str) -> Parser:
 
         known = ", ".join(sorted({"auto", "syslog", *PARSERS}))
         raise click.BadParameter(
-            f"unknown format {name!r} (known: {known})", param_hint="--format"
+            _("unknown format {name} (known: {known})").format(name=repr(name), known=known), param_hint="--format"
         ) from exc
 
 
@@ -96,9 +97,7 @@ def _events(
         try:
             pcap = importlib.import_module("collectors.pcap")
         except ImportError as exc:
-            raise SourceError(
-                "reading captures needs collectors.pcap, which is not installed"
-            ) from exc
+            raise SourceError(_("reading captures needs collectors.pcap, which is not installed")) from exc
         for event in pcap.read_pcap(path):
             counts["events"] += 1
             yield event
@@ -148,7 +147,7 @@ def parse_command(options: AppOptions, fmt: str, timezone: str, nested: bool, fi
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise click.BadParameter(
-            f"unknown time zone {timezone!r}", param_hint="--timezone"
+            _("unknown time zone {zone}").format(zone=repr(timezone)), param_hint="--timezone"
         ) from exc
     app = App.from_options(options if options is not None else AppOptions())
     counts = {"records": 0, "events": 0, "not parsed": 0}
@@ -157,7 +156,7 @@ def parse_command(options: AppOptions, fmt: str, timezone: str, nested: bool, fi
     finally:
         app.close()
     click.echo(
-        f"{counts['records']} records, {counts['events']} events, "
-        f"{counts['not parsed']} not parsed",
+        _("{records} records, {events} events, {failed} not parsed").format(
+            records=counts["records"], events=counts["events"], failed=counts["not parsed"]),
         err=True,
     )

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from siem.errors import ExitCode, RuleError
+from siem.i18n import _
 
 TARGETS = ("lucene", "esql", "eql")
 
@@ -66,14 +67,15 @@ def list_command(ctx: click.Context, rule_paths: tuple[str, ...], as_json: bool)
         else:
             from rich.table import Table
 
-            table = Table("id", "title", "level", "status", "logsource", "file")
+            table = Table(_("id"), _("title"), _("level"), _("status"), _("logsource"), _("file"))
             for info in infos:
                 source = "/".join(part or "-" for part in (
                     info.logsource.product, info.logsource.category, info.logsource.service))
                 table.add_row(info.id, info.title, info.level, info.status or "", source,
                               info.path or "")
             app.console.print(table)
-        click.echo(f"{len(infos)} rules, {len(ruleset.problems)} not loaded", err=True)
+        click.echo(_("{count} rules, {problems} not loaded").format(count=len(infos), problems=len(ruleset.problems)),
+                   err=True)
     finally:
         app.close()
 
@@ -89,8 +91,8 @@ def validate_command(ctx: click.Context, paths: tuple[str, ...]) -> None:
         for problem in ruleset.problems:
             click.echo(str(problem))
         total = len(ruleset.rules) + len(ruleset.correlations)
-        click.echo(f"{total} rules valid, {len(ruleset.filters)} filters, "
-                   f"{len(ruleset.problems)} invalid or unsupported", err=True)
+        click.echo(_("{valid} rules valid, {filters} filters, {problems} invalid or unsupported").format(
+            valid=total, filters=len(ruleset.filters), problems=len(ruleset.problems)), err=True)
         if ruleset.problems:
             sys.exit(ExitCode.RULES)
     finally:
@@ -120,27 +122,29 @@ def test_command(ctx: click.Context, rule_paths: tuple[str, ...], exact: bool, q
         rule_paths = (data,)
         regression_dir = Path(data) / "regression_data"
         if not regression_dir.is_dir():
-            raise RuleError("no regression_data folder here; give --rules and the data folder",
-                            path=data)
+            raise RuleError(_("no regression_data folder here; give --rules and the data folder"), path=data)
     app = _app(ctx)
     try:
         ruleset = _load(app, rule_paths, select=False)
         for problem in ruleset.problems:
-            click.echo(f"warning: rule not loaded: {problem}", err=True)
+            click.echo(_("warning: rule not loaded: {problem}").format(problem=problem), err=True)
         detector = Detector(ruleset, logsource="any", correlate=False)
         results = run_cases(detector, find_cases(regression_dir), load_event_file, exact=exact)
         failed = [result for result in results if not result.passed]
         for result in results:
             if quiet and result.passed:
                 continue
-            mark = "PASS" if result.passed else "FAIL"
+            mark = "PASS" if result.passed else "FAIL"  # kept in English: scripts grep for them
             name = result.file.path.name if result.file else "-"
-            detail = result.reason or f"{result.got} match(es), expected {result.expected}"
+            detail = result.reason or _("{got} match(es), expected {expected}").format(
+                got=result.got, expected=result.expected)
             click.echo(f"{mark} {result.case.rule_id} {result.case.title} [{name}]: {detail}")
         passed = len(results) - len(failed)
         rate = 100.0 * passed / len(results) if results else 100.0
-        click.echo(f"{passed}/{len(results)} passed ({rate:.1f}%), {len(failed)} failed; "
-                   f"{len(ruleset.rules)} rules loaded, {len(ruleset.problems)} unsupported")
+        click.echo(_("{passed}/{total} passed ({rate}%), {failed} failed; {rules} rules loaded, "
+                     "{problems} unsupported").format(
+            passed=passed, total=len(results), rate=f"{rate:.1f}", failed=len(failed), rules=len(ruleset.rules),
+            problems=len(ruleset.problems)))
         if failed or not results:
             sys.exit(ExitCode.TESTS_FAILED)
     finally:
@@ -164,8 +168,9 @@ def convert_command(ctx: click.Context, target: str, paths: tuple[str, ...]) -> 
             for query in queries:
                 click.echo(query)
         for failure in failures:
-            click.echo(f"not converted: {failure}", err=True)
-        click.echo(f"{len(converted)} converted, {len(failures)} not converted", err=True)
+            click.echo(_("not converted: {failure}").format(failure=failure), err=True)
+        click.echo(_("{converted} converted, {failed} not converted").format(
+            converted=len(converted), failed=len(failures)), err=True)
         if failures:
             sys.exit(ExitCode.RULES)
     finally:

@@ -22,6 +22,7 @@ import click
 
 from siem.app import App, AppOptions
 from siem.errors import StoreError
+from siem.i18n import _
 from siem.pipeline import Pipeline
 from siem.pipeline.sources import is_network, source_labels, source_options
 
@@ -35,9 +36,9 @@ log = logging.getLogger(__name__)
 
 def _status_text(pipeline: Pipeline, rate: float) -> str:
     totals = pipeline.totals
-    return (
-        f"{rate:,.0f} events/s  stored {totals.written:,}  queue {len(pipeline.queue):,}"
-        f"  dropped {pipeline.counters.total_dropped():,}  alerts {totals.alerts:,}"
+    return _("{rate} events/s  stored {stored}  queue {queue}  dropped {dropped}  alerts {alerts}").format(
+        rate=f"{rate:,.0f}", stored=f"{totals.written:,}", queue=f"{len(pipeline.queue):,}",
+        dropped=f"{pipeline.counters.total_dropped():,}", alerts=f"{totals.alerts:,}",
     )
 
 
@@ -79,12 +80,13 @@ def serve(app: App, *, status_line: bool, stop: threading.Event) -> Pipeline:
     config = app.config
     sources = [(source, app.create_source(source_options(source))) for source in config.sources]
     pipeline = make_pipeline(app, spool=True)
-    click.echo(f"detection: {_rules_text(pipeline)}", err=True)
+    click.echo(_("detection: {rules}").format(rules=_rules_text(pipeline)), err=True)
     pipeline.start()
     for source_config, source in sources:
         pipeline.add_source(source, spooled=is_network(source_config))
-    urls = ", ".join(str(getattr(source, "url", source.name)) for _, source in sources)
-    click.echo(f"listening on {urls}" if urls else "no sources configured", err=True)
+    urls = ", ".join(str(getattr(source, "url", source.name)) for _config, source in sources)
+    # "listening on" stays English whatever the language: tests and service managers wait for it.
+    click.echo(f"listening on {urls}" if urls else _("no sources configured"), err=True)
     sys.stderr.flush()
     scheduler = _start_schedule(app)
     try:
@@ -105,13 +107,13 @@ def _start_schedule(app: App) -> Scheduler | None:
     command = siem_command(app.config.source_file, app.data_path, app.config.language)
     scheduler = Scheduler(app.config.schedule, app.data_path, command)
     scheduler.start()
-    click.echo(f"schedule: {scheduler.describe_next()}", err=True)
+    click.echo(_("schedule: {next}").format(next=scheduler.describe_next()), err=True)
     return scheduler
 
 
 def _rules_text(pipeline: Pipeline) -> str:
     detector = getattr(pipeline.detector, "detector", None)
-    return f"{detector.rule_count} rules" if detector is not None else "no rules loaded"
+    return _("{count} rules").format(count=detector.rule_count) if detector is not None else _("no rules loaded")
 
 
 class _Retention:
@@ -185,11 +187,10 @@ def run_command(options: AppOptions, no_status_line: bool, role: str | None) -> 
             with mail_delivery(app):
                 pipeline = serve(app, status_line=app.interactive and not no_status_line, stop=stop)
         totals = pipeline.totals
-        click.echo(
-            f"stopped: {totals.records:,} records, {totals.written:,} events stored, "
-            f"{totals.duplicates:,} duplicates, {totals.parse_failures:,} parse failures",
-            err=True,
-        )
+        click.echo(_("stopped: {records} records, {stored} events stored, {duplicates} duplicates, "
+                     "{failures} parse failures").format(
+            records=f"{totals.records:,}", stored=f"{totals.written:,}", duplicates=f"{totals.duplicates:,}",
+            failures=f"{totals.parse_failures:,}"), err=True)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

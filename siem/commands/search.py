@@ -13,6 +13,7 @@ import click
 from siem import event as ecs
 from siem.app import App, AppOptions
 from siem.errors import QueryError
+from siem.i18n import _
 from siem.query import format_error, parse_query
 from siem.query.ast import Node
 from siem.store.base import EventQuery
@@ -43,7 +44,7 @@ def field_filters(pairs: Sequence[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--field")
+            raise click.BadParameter(_("{pair} is not KEY=VALUE").format(pair=repr(pair)), param_hint="--field")
         values = wanted.setdefault(key, [])
         values.append(value)
         if _NUMBER.fullmatch(value):
@@ -86,6 +87,13 @@ COLUMNS = (("time", 19), ("dataset", 16), ("site", 12), ("source", 21), ("destin
 MESSAGE_MIN = 24
 
 
+def headings() -> list[str]:
+    """The column headings in the current language (the message last)."""
+    names = {"time": _("time"), "dataset": _("dataset"), "site": _("site"), "source": _("source"),
+             "destination": _("destination"), "host/user": _("host/user"), "message": _("message")}
+    return [names[name] for name, _cap in COLUMNS] + [names["message"]]
+
+
 def _cells(event: ecs.Event) -> tuple[str, ...]:
     who = " / ".join(str(event[key]) for key in (ecs.HOST_NAME, ecs.USER_NAME) if event.get(key))
     return (
@@ -104,7 +112,7 @@ def column_widths(rows: Sequence[Sequence[str]], total: int) -> list[int]:
     (up to its cap), the message the rest; on a narrow console the widest columns shrink."""
     widths = [
         min(cap, max([len(name), *(len(row[index]) for row in rows)]))
-        for index, (name, cap) in enumerate(COLUMNS)
+        for index, (name, (_key, cap)) in enumerate(zip(headings(), COLUMNS, strict=False))
     ]
     room = total - len(COLUMNS)  # one space between columns
     # Time shrinks last: it is what people scan first.
@@ -127,7 +135,7 @@ def render_table(app: App, events: Iterable[ecs.Event]) -> int:
         return 0
     widths = column_widths(rows, app.console.width)
     table = Table(box=None, header_style="bold", pad_edge=False, collapse_padding=True)
-    for (name, _cap), width in zip([*COLUMNS, ("message", 0)], widths, strict=True):
+    for name, width in zip(headings(), widths, strict=True):
         table.add_column(name, no_wrap=True, overflow="ellipsis", width=width)
     for row in rows:
         # Text(), not str: log lines are full of [brackets] that rich would read as markup.
@@ -196,8 +204,8 @@ def search_command(
         else:
             count = render_table(app, events)
         if count == 0:
-            app.err_console.print("No events match.")
+            app.err_console.print(_("No events match."))
         elif count == limit:
-            app.err_console.print(f"Showing the first {count} events; more may match (--limit).")
+            app.err_console.print(_("Showing the first {count} events; more may match (--limit).").format(count=count))
     finally:
         app.close()

@@ -10,6 +10,7 @@ import click
 
 from siem.app import App, AppOptions
 from siem.event import format_timestamp
+from siem.i18n import _
 from siem.store.base import SourceStats, StoreStats
 
 
@@ -53,26 +54,26 @@ def render(app: App, stats: StoreStats, sources: list[SourceStats]) -> None:
     summary.add_column(style="bold")
     summary.add_column()
     for label, value in (
-        ("backend", stats.backend),
-        ("location", stats.location),
-        ("size", human_size(stats.size_bytes)),
-        ("events", f"{stats.events:,}"),
-        ("alerts", f"{stats.alerts:,}"),
-        ("incidents", f"{stats.incidents:,}"),
-        ("oldest event", _when(stats.oldest_event_at)),
-        ("newest event", _when(stats.newest_event_at)),
-        ("schema version", str(stats.schema_version)),
+        (_("backend"), stats.backend),
+        (_("location"), stats.location),
+        (_("size"), human_size(stats.size_bytes)),
+        (_("events"), f"{stats.events:,}"),
+        (_("alerts"), f"{stats.alerts:,}"),
+        (_("incidents"), f"{stats.incidents:,}"),
+        (_("oldest event"), _when(stats.oldest_event_at)),
+        (_("newest event"), _when(stats.newest_event_at)),
+        (_("schema version"), str(stats.schema_version)),
     ):
         summary.add_row(label, Text(value))
     app.console.print(summary)
     if not sources:
-        app.console.print("No source counters yet (they are saved while 'siem run' works).")
+        app.console.print(_("No source counters yet (they are saved while 'siem run' works)."))
         return
-    table = Table(box=None, header_style="bold", pad_edge=False, title="Sources", title_justify="left")
-    table.add_column("source")
-    for name in ("received", "bytes", "dropped", "parse failures", "rejected"):
+    table = Table(box=None, header_style="bold", pad_edge=False, title=_("Sources"), title_justify="left")
+    table.add_column(_("source"))
+    for name in (_("received"), _("bytes"), _("dropped"), _("parse failures"), _("rejected")):
         table.add_column(name, justify="right")
-    table.add_column("last event")
+    table.add_column(_("last event"))
     for source in sources:
         table.add_row(
             Text(source.source),

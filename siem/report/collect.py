@@ -125,6 +125,20 @@ class ResolveTimes:
 
 
 @dataclass(frozen=True, slots=True)
+class SealHead:
+    """The store's newest integrity seal when the report was made (``siem verify --anchor`` format)."""
+
+    seal: int
+    #: The SHA-256 chain value at that seal, in hex.
+    chain: str
+    sealed_at: float | None
+
+    def anchor_json(self) -> str:
+        """The head as the one-line JSON that ``siem verify --anchor FILE`` reads."""
+        return json.dumps({"seal": self.seal, "chain": self.chain, "sealed_at": self.sealed_at})
+
+
+@dataclass(frozen=True, slots=True)
 class ReportData:
     """Everything one report shows; every renderer (HTML, Markdown, JSON) reads only this."""
 
@@ -154,6 +168,8 @@ class ReportData:
     compliance: tuple[ComplianceScan, ...]
     open_incidents: tuple[OpenIncident, ...]
     resolve_times: tuple[ResolveTimes, ...]
+    #: The integrity seal head when the report was made (None: the store seals nothing yet).
+    seal_head: SealHead | None = None
 
     def ward_name(self, site: str | None) -> str:
         """The display name of a site id."""
@@ -246,7 +262,16 @@ def collect(store: Store, request: ReportRequest, *, inventory: Inventory | None
         compliance=compliance,
         open_incidents=incidents[0],
         resolve_times=incidents[1],
+        seal_head=seal_head(store),
     )
+
+
+def seal_head(store: Store) -> SealHead | None:
+    """The store's newest seal (cheap: nothing is verified); None when the store seals nothing."""
+    from siem.integrity.verify import current_head
+
+    head = current_head(store)
+    return None if head is None else SealHead(head.seal, head.chain.hex(), head.sealed_at)
 
 
 def _wards(inventory: Inventory | None, seen: set[str | None], language: str, no_site: str) -> tuple[Ward, ...]:

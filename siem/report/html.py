@@ -42,6 +42,7 @@ def render(data: ReportData) -> str:
     fmt = Formatter(data.language, data.timezone)
     sections = tables.tables(data, fmt)
     chart_of = _charts(data, fmt)
+    seal_head, seal_advice = tables.seal_head(data, fmt)
     context = {
         "lang": data.language,
         "title": tables.title(data, fmt),
@@ -50,6 +51,8 @@ def render(data: ReportData) -> str:
         "summary": tables.summary(data, fmt),
         "sections": [(table, [Markup(svg) for svg in chart_of.get(table.key, [])]) for table in sections],
         "footer": _("Figures come from the siem store; each chart shows the numbers of the table below it."),
+        "seal_head": seal_head,
+        "seal_advice": seal_advice,
     }
     return _environment().get_template("report.html").render(context)
 

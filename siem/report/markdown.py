@@ -23,6 +23,8 @@ def render(data: ReportData) -> str:
         lines.append("| " + " | ".join(_cell(column) for column in table.columns) + " |")
         lines.append("|" + "|".join("---:" if numeric else "---" for numeric in table.numeric) + "|")
         lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in table.rows]
+    head, advice = tables.seal_head(data, fmt)
+    lines += ["", "---", "", f"**{head}**", "", advice]
     return "\n".join(lines) + "\n"
 
 

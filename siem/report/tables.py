@@ -48,6 +48,20 @@ def title(data: ReportData, fmt: Formatter) -> str:
     return f"{kind}: {fmt.date(data.start)} – {fmt.date(data.day_starts[-1])}"
 
 
+def seal_head(data: ReportData, fmt: Formatter) -> tuple[str, str]:
+    """The integrity seal head line and the sentence saying to record it off this machine."""
+    head = data.seal_head
+    if head is None:
+        return (_("Seal head: none (the store has sealed nothing yet, or keeps no seals)"),
+                _("Without seals, 'siem verify' cannot prove that stored events were not altered."))
+    line = _("Seal head: #{seal} sha256:{chain} (sealed {when})").format(
+        seal=head.seal, chain=head.chain, when=fmt.datetime(head.sealed_at))
+    advice = _("Record this seal head somewhere other than this machine (keep this e-mail or print it): "
+               "'siem verify --anchor FILE', with FILE holding {anchor}, then proves that no event stored "
+               "up to it was altered or removed.").format(anchor=head.anchor_json())
+    return line, advice
+
+
 def events_by_ward(data: ReportData) -> dict[str | None, dict[str, int]]:
     """Events per ward per ISO day."""
     found: dict[str | None, dict[str, int]] = defaultdict(dict)
