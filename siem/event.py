@@ -85,7 +85,8 @@ def format_timestamp(moment: datetime | float) -> str:
         moment = moment.astimezone(UTC)
     else:
         moment = datetime.fromtimestamp(moment, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # %Y gives no leading zeros before the year 1000 on glibc ("26-01-01"): the year is padded here.
+    return f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def parse_timestamp(text: str) -> float:

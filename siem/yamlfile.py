@@ -71,6 +71,8 @@ def load_yaml_text(text: str, path: str = "<string>") -> Any:
         raise ConfigError(f"invalid YAML: {exc.problem}", path=path, line=line) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", path=path) from exc
+    except RecursionError as exc:  # hostile nesting ([[[[...): PyYAML's composer recurses
+        raise ConfigError("invalid YAML: nested too deeply", path=path) from exc
 
 
 def load_yaml_file(path: str | Path) -> Any:

@@ -110,9 +110,12 @@ def extension(text: str) -> dict[str, str]:
 
 
 def _timestamp(value: str, tz: tzinfo, received: float) -> datetime | None:
-    if value.isdigit():
-        seconds = int(value) / 1000 if len(value) > 11 else int(value)
-        return datetime.fromtimestamp(seconds, UTC)
+    stamp = envelope.number(value)
+    if stamp is not None:
+        try:
+            return datetime.fromtimestamp(stamp / 1000 if len(value) > 11 else stamp, UTC)
+        except (ValueError, OverflowError, OSError):  # beyond the year 9999
+            return None
     iso = envelope.parse_iso(value, tz)
     if iso is not None:
         return iso
@@ -143,8 +146,9 @@ def parse_message(
     event["event.code"] = signature
     event[ecs.MESSAGE] = name
     severity = severity.strip()
-    if severity.isdigit():
-        event[ecs.SEVERITY] = int(severity)
+    level = envelope.number(severity)
+    if level is not None:
+        event[ecs.SEVERITY] = level
     elif severity.lower() in SEVERITY_WORDS:
         event[ecs.SEVERITY] = SEVERITY_WORDS[severity.lower()]
     pairs = extension(parts[7]) if len(parts) == 8 else {}

@@ -10,6 +10,7 @@ CEF parser. Tolerated deviations: ``key="value"`` instead of ``key:"value"``, ``
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime, tzinfo
 
@@ -56,7 +57,8 @@ INTEGER_KEYS: dict[str, str] = {
 }
 DIRECTIONS = {"inbound": "inbound", "outbound": "outbound"}
 
-_PAIR = re.compile(r'(\w+)[:=]"((?:[^"\\]|\\.)*)"')
+# Not inside a word: one attempt per word keeps a long word without ``:"`` linear.
+_PAIR = re.compile(r'(?<!\w)(\w+)[:=]"((?:[^"\\]|\\.)*)"')
 
 
 def parse_message(
@@ -85,9 +87,10 @@ def parse_message(
     direction = DIRECTIONS.get(pairs.get("ifdir", ""))
     if direction:
         event["network.direction"] = direction
-    stamp = pairs.get("time", "")
-    if stamp.isdigit():
-        event[ecs.TIMESTAMP] = ecs.format_timestamp(datetime.fromtimestamp(int(stamp), UTC))
+    stamp = envelope.number(pairs.get("time"), 12)
+    if stamp is not None:
+        with contextlib.suppress(ValueError, OverflowError, OSError):  # beyond the year 9999
+            event[ecs.TIMESTAMP] = ecs.format_timestamp(datetime.fromtimestamp(stamp, UTC))
 
 
 class CheckpointParser:

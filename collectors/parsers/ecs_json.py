@@ -34,6 +34,8 @@ class EcsJsonParser:
             doc = json.loads(record.text)
         except json.JSONDecodeError as exc:
             raise ParseError(f"invalid JSON: {exc.msg} at column {exc.colno}") from exc
+        except (RecursionError, ValueError) as exc:  # hostile nesting; an integer of 4,300 digits
+            raise ParseError(f"JSON not readable: {exc}") from exc
         if not isinstance(doc, dict):
             raise ParseError("a prepared event must be a JSON object")
         if not isinstance(doc.get(ecs.DATASET), str):

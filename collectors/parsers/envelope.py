@@ -83,6 +83,14 @@ def _offset(text: str) -> tzinfo:
     return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
 
 
+def number(text: str | None, digits: int = 18) -> int | None:
+    """``text`` as a whole number when it is ASCII digits, at most ``digits`` of them, else None
+    (``int`` refuses over 4300 digits, and takes "²" or "١٢" which ``isdigit`` lets through)."""
+    if text and len(text) <= digits and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def _micro(fraction: str | None) -> int:
     return int((fraction + "000000")[:6]) if fraction else 0
 
@@ -90,22 +98,28 @@ def _micro(fraction: str | None) -> int:
 def iso_datetime(match: re.Match[str], tz: tzinfo) -> datetime:
     """A datetime from an ``_ISO`` match; naive stamps are read in ``tz``."""
     year, month, day, hour, minute, second, fraction, offset = match.groups()
-    return datetime(
-        int(year),
-        int(month),
-        int(day),
-        int(hour),
-        int(minute),
-        int(second),
-        _micro(fraction),
-        tzinfo=_offset(offset) if offset else tz,
-    )
+    try:
+        return datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            _micro(fraction),
+            tzinfo=_offset(offset) if offset else tz,
+        )
+    except (ValueError, OverflowError) as exc:  # month 15, hour 25, offset beyond a day
+        raise ParseError(f"invalid date or time {match.group(0)!r}: {exc}") from exc
 
 
 def parse_iso(text: str, tz: tzinfo = UTC) -> datetime | None:
     """ISO 8601 date and time at the start of ``text`` (naive read in ``tz``), else None."""
     match = _ISO.match(text)
-    return iso_datetime(match, tz) if match else None
+    try:
+        return iso_datetime(match, tz) if match else None
+    except ParseError:  # shaped like a time, but month 13 or hour 25
+        return None
 
 
 def nearest_year(
@@ -132,7 +146,10 @@ def bsd_datetime(match: re.Match[str], tz: tzinfo, received: float) -> tuple[dat
     clock = (int(hour), int(minute), int(second), _micro(fraction))
     year = year_before or year_after
     if year:
-        return datetime(int(year), month, int(day), *clock, tzinfo=tz), False
+        try:
+            return datetime(int(year), month, int(day), *clock, tzinfo=tz), False
+        except (ValueError, OverflowError) as exc:
+            raise ParseError(f"invalid date or time {match.group(0)!r}: {exc}") from exc
     return nearest_year(month, int(day), clock, tz, received), True
 
 
@@ -168,7 +185,7 @@ def split(text: str, tz: tzinfo, received: float) -> Envelope:
                 tag = _TAG.match(text, pos)
         if tag is not None:
             env.app = tag.group(1)
-            env.pid = int(tag.group(2)) if tag.group(2) else None
+            env.pid = number(tag.group(2))
             pos = tag.end()
     env.message = text[pos:].rstrip("\r\n")
     return env
@@ -221,7 +238,7 @@ def _rfc5424(match: re.Match[str], priority: int | None, tz: tzinfo) -> Envelope
         env.timestamp = parse_iso(stamp, tz)
     env.host = None if host == "-" else host
     env.app = None if app == "-" else app
-    env.pid = int(procid) if procid.isdigit() else None
+    env.pid = number(procid)
     if rest.startswith("- "):
         rest = rest[2:]
     elif rest == "-":

@@ -46,6 +46,8 @@ def parse_message(
     fields = message.strip().split(",")
     if len(fields) < 17 or fields[8] not in ("4", "6"):
         raise ParseError("not a filterlog line (needs the IP version in column 9)")
+    if fields[8] == "4" and len(fields) < 20:
+        raise ParseError(f"filterlog IPv4 line cut short ({len(fields)} columns, needs 20)")
     envelope.set_dataset(event, "opnsense" if vendor[1] == "OPNsense" else "pfsense")
     for column, name in COMMON_COLUMNS.items():
         if fields[column]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from collectors.parsers.envelope import number
 from siem import event as ecs
 from siem.event import Event
 
@@ -130,8 +131,9 @@ def _verdict_of_words(action: str) -> str | None:
 
 def set_port(event: Event, key: str, value: str | None) -> None:
     """Store a port number when ``value`` is a decimal port."""
-    if value and value.isdigit():
-        event[key] = int(value)
+    port = number(value)
+    if port is not None:
+        event[key] = port
 
 
 def map_fields(
@@ -152,8 +154,9 @@ def map_fields(
         if field is None:
             event[f"{unknown_prefix}.{key}"] = value
         elif field in integers:
-            if value.isdigit():
-                event[field] = int(value)
+            integer = number(value)
+            if integer is not None:
+                event[field] = integer
         elif value:
             event[field] = value
     if ecs.TRANSPORT in event:

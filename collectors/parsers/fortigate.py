@@ -139,8 +139,12 @@ def _timestamp(pairs: dict[str, str], tz: tzinfo) -> datetime | None:
         if moment is not None:
             return moment
     stamp = pairs.get("eventtime", "")
-    if stamp.isdigit():
-        return datetime.fromtimestamp(int(stamp) / 10 ** max(0, len(stamp) - 10), UTC)
+    number = envelope.number(stamp, 19)
+    if number is not None:
+        try:
+            return datetime.fromtimestamp(number / 10 ** max(0, len(stamp) - 10), UTC)
+        except (ValueError, OverflowError, OSError):
+            return None
     return None
 
 

@@ -36,6 +36,8 @@ def parse_message(
         doc = json.loads(message[start:].lstrip("\ufeff"))
     except json.JSONDecodeError as exc:
         raise ParseError(f"invalid JSON: {exc.msg} at column {exc.colno + start}") from exc
+    except (RecursionError, ValueError) as exc:  # hostile nesting; an integer of 4,300 digits
+        raise ParseError(f"JSON not readable: {exc}") from exc
     if not isinstance(doc, dict):
         raise ParseError("JSON value is not an object")
     envelope.set_dataset(event, DATASET)
@@ -57,7 +59,10 @@ def _time(doc: dict[str, Any], tz: tzinfo) -> datetime | None:
     for key in TIME_KEYS:
         value = doc.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
+            try:
+                return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
+            except (ValueError, OverflowError, OSError):  # nan, beyond the year 9999
+                continue
         if isinstance(value, str):
             moment = envelope.parse_iso(value, tz)
             if moment is not None:

@@ -51,7 +51,8 @@ INTEGER_FIELDS = frozenset({ecs.SOURCE_PORT, ecs.DESTINATION_PORT})
 EDGEOS_ACTIONS = {"A": "accept", "D": "drop", "R": "reject"}
 
 _START = re.compile(r"(?:^|[\s\]:])IN=")
-_PAIR = re.compile(r"([A-Z]+)=(\S*)")
+# Not inside a run of capitals: one attempt per run keeps a long run without "=" linear.
+_PAIR = re.compile(r"(?<![A-Z])([A-Z]+)=(\S*)")
 _UPTIME = re.compile(r"^\[\s*\d+\.\d+\]\s*")
 _EDGEOS = re.compile(r"\[(?P<name>[^\]]+?)-(?P<id>[^-\]]+)-(?P<action>[ADR])\]\s*$")
 _UFW = re.compile(r"\[UFW ([A-Z ]+)\]")
@@ -75,7 +76,7 @@ def parse_message(
     vendor, product, dataset = "Linux", "iptables", IPTABLES_DATASET
     action: str | None = None
     ufw = _UFW.search(prefix)
-    edgeos = _EDGEOS.search(prefix)
+    edgeos = _edgeos(prefix)
     if ufw:
         vendor, product, dataset = "Canonical", "ufw", UFW_DATASET
         action = ufw.group(1).split()[-1].lower()
@@ -113,6 +114,17 @@ def parse_message(
     mac = event.pop("iptables.mac", None) or _mac(body)
     if mac:
         event["destination.mac"], event["source.mac"] = mac
+
+
+def _edgeos(prefix: str) -> re.Match[str] | None:
+    """The EdgeOS ``[name-id-A]`` tag ending the prefix: ``_EDGEOS.search`` tried only at the first
+    ``[`` after the ``]`` before the last one (no match starts elsewhere; and if it fails there,
+    shorter names fail too): a hostile prefix full of ``[`` would be quadratic otherwise."""
+    stripped = prefix.rstrip()
+    if not stripped.endswith("]"):
+        return None
+    first = prefix.find("[", stripped.rfind("]", 0, len(stripped) - 1) + 1)
+    return _EDGEOS.match(prefix, first) if first >= 0 else None
 
 
 _PAIR_PROTO = re.compile(r"\bPROTO=(\S+)")

@@ -71,7 +71,7 @@ NO_VALUE = frozenset({"", "N/A", "None", "UNKNOWN"})
 FILTER_ACTIONS = {"A": "accept", "D": "discard", "R": "reject"}
 
 _FLOW = re.compile(r"(RT_FLOW_SESSION_(?:CREATE|CLOSE|DENY))(?:_LS)?:? ?(.*)", re.DOTALL)
-_SD_PAIR = re.compile(r'([\w-]+)="((?:[^"\\]|\\.)*)"')
+_SD_PAIR = re.compile(r'(?<![\w-])([\w-]+)="((?:[^"\\]|\\.)*)"')
 _ADDR = r"(?P<src>[0-9A-Fa-f.:]+)/(?P<sport>\d+)->(?P<dst>[0-9A-Fa-f.:]+)/(?P<dport>\d+)"
 _TEXT_CREATE_CLOSE = re.compile(
     rf"session (?:created|closed (?P<reason>[^:]+):) {_ADDR} (?:0x\w+ )?(?P<service>\S+) "
@@ -134,8 +134,8 @@ def parse_message(
         event[ecs.SOURCE_IP] = match["src"]
         event[ecs.DESTINATION_IP] = match["dst"]
         if event[ecs.TRANSPORT] in ("tcp", "udp"):
-            event[ecs.SOURCE_PORT] = int(match["sport"])
-            event[ecs.DESTINATION_PORT] = int(match["dport"])
+            firewall.set_port(event, ecs.SOURCE_PORT, match["sport"])
+            firewall.set_port(event, ecs.DESTINATION_PORT, match["dport"])
 
 
 def _structured(pairs: dict[str, str], event: Event) -> None:
@@ -156,7 +156,8 @@ def _text(text: str, event: Event) -> None:
         return
     src, sport, dst, dport = match.group("src", "sport", "dst", "dport")
     event[ecs.SOURCE_IP], event[ecs.DESTINATION_IP] = src, dst
-    event[ecs.SOURCE_PORT], event[ecs.DESTINATION_PORT] = int(sport), int(dport)
+    firewall.set_port(event, ecs.SOURCE_PORT, sport)
+    firewall.set_port(event, ecs.DESTINATION_PORT, dport)
     event[ecs.TRANSPORT] = firewall.transport(match["proto"])
     event["rule.name"] = match["policy"]
     event["observer.ingress.zone"] = match["szone"]
@@ -170,7 +171,8 @@ def _text(text: str, event: Event) -> None:
         nat_src, _, nat_dst = groups["nat"].partition("->")
         event["source.nat.ip"], _, nat_sport = nat_src.rpartition("/")
         event["destination.nat.ip"], _, nat_dport = nat_dst.rpartition("/")
-        event["source.nat.port"], event["destination.nat.port"] = int(nat_sport), int(nat_dport)
+        firewall.set_port(event, "source.nat.port", nat_sport)
+        firewall.set_port(event, "destination.nat.port", nat_dport)
 
 
 class JuniperSrxParser:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 
 # key, then a quoted value (group 2) or a bare one (group 3).
-_PAIR = re.compile(r'([A-Za-z_][\w.-]*)=(?:"((?:[^"\\]|\\.)*)"|([^ ]*))')
+# A key starts where a run of key characters starts (its leading digits, dots and dashes
+# skipped), never inside the run: one attempt per run keeps a long run without ``=`` linear.
+_PAIR = re.compile(r'(?<![\w.-])(?:[^\W_A-Za-z]|[.-])*([A-Za-z_][\w.-]*)=(?:"((?:[^"\\]|\\.)*)"|([^ ]*))')
 _ESCAPE = re.compile(r"\\(.)")
 
 

@@ -85,9 +85,12 @@ def _attributes(body: str, delimiter: str) -> dict[str, str]:
 
 
 def _dev_time(value: str, fmt: str | None, tz: tzinfo, received: float) -> datetime | None:
-    if value.isdigit():
-        seconds = int(value) / 1000 if len(value) > 11 else int(value)
-        return datetime.fromtimestamp(seconds, UTC)
+    stamp = envelope.number(value)
+    if stamp is not None:
+        try:
+            return datetime.fromtimestamp(stamp / 1000 if len(value) > 11 else stamp, UTC)
+        except (ValueError, OverflowError, OSError):  # beyond the year 9999
+            return None
     if fmt:
         java_to_c = (
             ("yyyy", "%Y"),
@@ -141,8 +144,9 @@ def parse_message(
     attributes = _attributes(body.rstrip("\r\n"), delimiter)
     firewall.map_fields(event, attributes, ATTRIBUTE_TO_ECS, integers=INTEGER_FIELDS, unknown_prefix="leef.attributes")
     severity = attributes.get("sev", "")
-    if severity.isdigit():
-        event[ecs.SEVERITY] = int(severity)
+    level = envelope.number(severity)
+    if level is not None:
+        event[ecs.SEVERITY] = level
     dev_time = attributes.get("devTime")
     if dev_time:
         now = received if received is not None else datetime.now(UTC).timestamp()

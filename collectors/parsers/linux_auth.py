@@ -294,6 +294,9 @@ RULES: list[tuple[re.Pattern[str], str, str | None, str, list[str]]] = [
         ["user", "change"],
     ),
 ]
+#: Longer messages are not auth messages (sudo splits its lines near 1000 characters); the
+#: patterns' ``.*?`` would cost time quadratic in the length on a hostile line.
+MAX_MESSAGE = 8192
 _REPEATED = re.compile(r"message repeated \d+ times: \[ ?(.*?) ?\]$")
 _TAG = re.compile(r"^([\w.-]+)(?:\([\w:-]+\))?(?:\[(\d+)\])?: ")
 _PAM_SERVICE = re.compile(r"pam_\w+\((?P<service>[\w-]+):")
@@ -313,9 +316,13 @@ def parse_message(
         tag = _TAG.match(message)  # "sshd[12]: ..." when no envelope named the program
         if tag:
             event[ecs.PROCESS_NAME] = tag.group(1)
-            if tag.group(2):
-                event[ecs.PROCESS_PID] = int(tag.group(2))
+            pid = envelope.number(tag.group(2))
+            if pid is not None:
+                event[ecs.PROCESS_PID] = pid
             message = message[tag.end() :]
+    if len(message) > MAX_MESSAGE:
+        raise ParseError(f"message of {len(message)} characters is longer than a Linux auth message "
+                         f"(at most {MAX_MESSAGE})")
     repeated = _REPEATED.search(message)
     text = (repeated.group(1) if repeated else message).strip()
     program = program_of(event)
@@ -340,8 +347,9 @@ def parse_message(
         ip = groups.get("ip")
         if ip and ip != "UNKNOWN":
             event[ecs.SOURCE_IP if _looks_like_ip(ip) else "source.domain"] = ip
-        if "port" in groups:
-            event[ecs.SOURCE_PORT] = int(groups["port"])
+        port = envelope.number(groups.get("port"), 5)
+        if port is not None:
+            event[ecs.SOURCE_PORT] = port
         if "method" in groups:
             event["linux.auth.method"] = groups["method"]
         if "command" in groups:

@@ -96,7 +96,9 @@ def _firewall(match: re.Match[str], event: Event) -> None:
     event[ecs.DESTINATION_IP] = match["dst"].strip("[]")
     firewall.set_port(event, ecs.SOURCE_PORT, match["sport"])
     firewall.set_port(event, ecs.DESTINATION_PORT, match["dport"])
-    event["network.bytes"] = int(match["len"])
+    length = envelope.number(match["len"])
+    if length is not None:
+        event["network.bytes"] = length
 
 
 class MikrotikParser:

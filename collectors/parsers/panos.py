@@ -110,7 +110,10 @@ def parse_message(
     start = _SERIAL_TYPE.search(message)
     if start is None:
         raise ParseError("not a PAN-OS CSV log (no 'serial,TRAFFIC|THREAT|...,' columns)")
-    fields = ["", "", *next(csv.reader([message[start.start(1) :]]))]
+    try:
+        fields = ["", "", *next(csv.reader([message[start.start(1) :]]))]
+    except csv.Error as exc:  # a CR or NUL inside an unquoted column
+        raise ParseError(f"PAN-OS log is not valid CSV: {exc}") from exc
     if len(fields) < 7:
         raise ParseError("PAN-OS log has fewer than 7 columns")
     log_type = fields[3]
@@ -134,8 +137,9 @@ def parse_message(
         if not value or (name.endswith(".ip") and value in NO_ADDRESS):
             continue
         if name in INTEGER_FIELDS:
-            if value.isdigit():
-                event[name] = int(value)
+            integer = envelope.number(value)
+            if integer is not None:
+                event[name] = integer
         else:
             event[name] = value
     for column, name in PORT_COLUMNS.items():
@@ -161,7 +165,10 @@ def _time(text: str, tz: tzinfo) -> datetime | None:
     if match is None:
         return None
     year, month, day, hour, minute, second = (int(part) for part in match.groups())
-    return datetime(year, month, day, hour, minute, second, tzinfo=tz)
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=tz)
+    except ValueError:  # month 13, second 61: no time rather than a wrong one
+        return None
 
 
 class PanosParser:

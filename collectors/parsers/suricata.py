@@ -103,6 +103,8 @@ def parse_message(
         doc = json.loads(message[start:]) if start >= 0 else None
     except json.JSONDecodeError as exc:
         raise ParseError(f"EVE record is not valid JSON: {exc.msg} at column {exc.colno}") from exc
+    except (RecursionError, ValueError) as exc:  # hostile nesting; an integer of 4,300 digits
+        raise ParseError(f"JSON not readable: {exc}") from exc
     if not isinstance(doc, dict) or "event_type" not in doc:
         raise ParseError("not a Suricata EVE record (no event_type)")
     apply(doc, event, tz)

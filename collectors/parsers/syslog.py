@@ -263,8 +263,9 @@ class SyslogParser:
             event["log.syslog.appname"] = event[ecs.PROCESS_NAME] = fields["app"]
         if fields["procid"] != NILVALUE:
             event["log.syslog.procid"] = fields["procid"]
-            if fields["procid"].isdigit():
-                event[ecs.PROCESS_PID] = int(fields["procid"])
+            procid = fields["procid"]
+            if len(procid) <= 18 and procid.isascii() and procid.isdigit():  # not "²", not 5,000 digits
+                event[ecs.PROCESS_PID] = int(procid)
         if fields["msgid"] != NILVALUE:
             event["log.syslog.msgid"] = fields["msgid"]
         rest = record.text[header.end() :]
@@ -324,7 +325,7 @@ class SyslogParser:
             pid = tag.group(2)
             if pid:
                 event["log.syslog.procid"] = pid
-                if pid.isdigit():
+                if pid.isascii() and pid.isdigit():  # "²4410" passes isdigit, not int
                     event[ecs.PROCESS_PID] = int(pid)
             position = tag.end()
         event[ecs.MESSAGE] = text[position:]

@@ -135,8 +135,8 @@ def flatten_winlogbeat(document: Mapping[str, Any], original: str | None = None)
     for source, target in renames.items():
         if source in winlog and target not in out:
             value = winlog[source]
-            if target == "EventID" and isinstance(value, str) and value.isdigit():
-                value = int(value)
+            if target == "EventID" and isinstance(value, str) and value.isascii() and value.isdigit():
+                value = int(value) if len(value) <= 18 else value
             out[target] = value
     if "Level" not in out and "log.level" in out:
         out["Level"] = out["log.level"]
@@ -193,6 +193,8 @@ def iter_json_documents(text: str) -> Iterator[tuple[Any, str]]:
         except json.JSONDecodeError as exc:
             line = text.count("\n", 0, exc.pos) + 1
             raise ParseError(f"invalid JSON: {exc.msg}", line=line) from exc
+        except (RecursionError, ValueError) as exc:  # hostile nesting; an integer of 4,300 digits
+            raise ParseError(f"JSON not readable: {exc}", line=text.count("\n", 0, position) + 1) from exc
         yield document, text[position:end]
         position = end
 

@@ -165,6 +165,8 @@ class ZeekParser:
                 raise ParseError(
                     f"Zeek JSON line is not valid JSON: {exc.msg} at column {exc.colno}"
                 ) from exc
+            except (RecursionError, ValueError) as exc:  # hostile nesting; an integer of 4,300 digits
+                raise ParseError(f"JSON not readable: {exc}") from exc
             if not isinstance(doc, dict):
                 raise ParseError("Zeek JSON line is not an object")
             path = str(doc.pop("_path", "")) or _path_of_fields(doc) or _path_of(record.origin)
@@ -246,7 +248,10 @@ def build_event(record: RawRecord, doc: dict[str, Any], path: str) -> Event:
         if name is not None:
             event[name] = value
         elif key in PORTS:
-            event[PORTS[key]] = int(value)
+            try:
+                event[PORTS[key]] = int(value)
+            except (TypeError, ValueError, OverflowError):  # not a port: kept under Zeek's name
+                event[f"zeek.{path}.{key}"] = value
         elif key == "proto":
             event[ecs.TRANSPORT] = firewall.transport(str(value))
         else:
@@ -261,7 +266,7 @@ def build_event(record: RawRecord, doc: dict[str, Any], path: str) -> Event:
         "http.response.body.bytes",
     ):
         value = event.get(name)
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and value.isascii() and value.isdigit():  # not "²"
             event[name] = int(value)
     if path in TCP_PATHS and ecs.TRANSPORT not in event:
         event[ecs.TRANSPORT] = "tcp"
@@ -303,11 +308,14 @@ def _truth(value: Any) -> bool | None:
 
 def _timestamp(value: Any, received: float) -> str:
     if isinstance(value, int | float):
-        return ecs.format_timestamp(float(value))
+        try:
+            return ecs.format_timestamp(float(value))
+        except (ValueError, OverflowError, OSError):  # 1e400, nan: not a time
+            return ecs.format_timestamp(datetime.fromtimestamp(received, UTC))
     if isinstance(value, str):
         try:
             return ecs.format_timestamp(float(value))
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             moment = envelope.parse_iso(value, UTC)
             if moment is not None:
                 return ecs.format_timestamp(moment)

@@ -82,8 +82,9 @@ def parse_request(data: bytes) -> dict[str, Any] | None:
         fields["user_agent.original"] = headers["user-agent"]
     if "referer" in headers:
         fields["http.request.referrer"] = headers["referer"]
-    if "content-length" in headers and headers["content-length"].isdigit():
-        fields["http.request.body.bytes"] = int(headers["content-length"])
+    length = headers.get("content-length", "")
+    if len(length) <= 18 and length.isascii() and length.isdigit():  # not "²", not 5,000 digits
+        fields["http.request.body.bytes"] = int(length)
     original = fields["url.original"]
     if "://" in original:
         scheme, _, rest = original.partition("://")

@@ -112,7 +112,8 @@ def format_position(position: Position) -> str:
 def parse_position(text: str) -> Position:
     """``(segment, offset)`` of ``segment:offset`` (WireError when malformed)."""
     segment, sep, offset = text.partition(":")
-    if not sep or not segment.isdigit() or not offset.isdigit():
+    # isdigit() alone admits digits int() refuses ("²"); 20 digits hold any 64-bit position.
+    if not sep or not all(part.isascii() and part.isdigit() and len(part) <= 20 for part in (segment, offset)):
         raise WireError(f"not a buffer position: {text!r}")
     return int(segment), int(offset)
 

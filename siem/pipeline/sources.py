@@ -16,7 +16,7 @@ def check_timezone(name: str, *, where: str, path: str | None = None) -> None:
         return
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a name too long for a path
         raise ConfigError(
             f"{where}: unknown time zone {name!r} (use an IANA name such as Asia/Ho_Chi_Minh)", path=path
         ) from exc

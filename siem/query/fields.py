@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -61,7 +62,11 @@ def as_number(text: str) -> int | float | None:
     """The number ``text`` spells (``42``, ``-1.5``), or None."""
     if not _NUMBER.fullmatch(text):
         return None
-    return float(text) if "." in text else int(text)
+    if "." not in text and len(text) <= 18:
+        return int(text)
+    # Beyond 64-bit integers (SQLite's INTEGER; int() refuses 4,300 digits): a float, when finite.
+    number = float(text)
+    return number if math.isfinite(number) else None
 
 
 def parse_address(text: str) -> IPAddress:

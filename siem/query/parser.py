@@ -15,9 +15,11 @@ Columns in errors are 1-based character positions in the query text.
 
 from __future__ import annotations
 
+import re
+
 from siem.errors import QueryError
 from siem.query import fields
-from siem.query.ast import Bounds, FreeText, Kind, Node, Not, Term, join_and, join_or
+from siem.query.ast import And, Bounds, FreeText, Kind, Node, Not, Or, Term, join_and, join_or
 
 #: Deeper nesting (parentheses, NOT) is refused rather than risking Python's recursion limit.
 MAX_DEPTH = 64
@@ -28,9 +30,26 @@ _COMPARE = (">=", "<=", ">", "<")
 _WHITESPACE = frozenset(" \t\r\n\f\v")
 
 
+#: A lone surrogate: a byte that was not UTF-8 on the command line (Python's surrogateescape).
+_UNDECODABLE = re.compile("[\ud800-\udfff]")
+
+
 def parse_query(text: str) -> Node:
     """The syntax tree of ``text``; raises ``QueryError`` with the column of the problem."""
+    undecodable = _UNDECODABLE.search(text)
+    if undecodable is not None:  # SQLite and Elasticsearch take UTF-8 text only
+        raise QueryError("the query holds bytes that are not UTF-8 text", column=undecodable.start() + 1)
     return _Parser(text).parse()
+
+
+#: More terms are refused: the SQL of a long AND or OR nests one level a term.
+MAX_TERMS = 256
+
+
+def _terms(node: Node) -> int:
+    if isinstance(node, And | Or):
+        return sum(_terms(child) for child in node.children)
+    return _terms(node.child) if isinstance(node, Not) else 1
 
 
 class _Parser:
@@ -49,6 +68,8 @@ class _Parser:
         self._skip_space()
         if not self._at_end():
             raise self._error("this ')' has no matching '('", self.pos)
+        if _terms(node) > MAX_TERMS:  # SQLite refuses expressions nested 1,000 deep
+            raise self._error(f"the query has more than {MAX_TERMS} terms", 0)
         return node
 
     def _or(self, field: str | None) -> Node:

@@ -71,6 +71,12 @@ def _value(term: Term) -> str:
 
 def _comparison(bounds: Bounds) -> str:
     if bounds.low is not None:
-        return (">=" if bounds.include_low else ">") + bare(bounds.low)
+        return (">=" if bounds.include_low else ">") + _compared(bounds.low)
     assert bounds.high is not None, "a comparison has one end"
-    return ("<=" if bounds.include_high else "<") + bare(bounds.high)
+    return ("<=" if bounds.include_high else "<") + _compared(bounds.high)
+
+
+def _compared(value: str) -> str:
+    """The value after ``>``/``<``: a leading ``=`` escaped, or ``>`` + ``=0`` would read ``>=`` + ``0``."""
+    text = bare(value)
+    return "\\" + text if text.startswith("=") else text

@@ -103,3 +103,12 @@ def test_reads_cross_chunk_boundaries_and_entries_larger_than_a_chunk(tmp_path: 
     assert seen == entries
     assert end == outbox.end
     outbox.close()
+
+
+def test_a_malformed_buffer_position_is_a_wire_error() -> None:
+    from collectors.sources.forward_wire import WireError, parse_position
+
+    assert parse_position("17:4096") == (17, 4096)
+    for text in ("²:1", "1:²", "1", ":", "1:" + "9" * 30, "-1:2", "a:b"):
+        with pytest.raises(WireError):
+            parse_position(text)
