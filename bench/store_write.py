@@ -3,7 +3,7 @@
 Events are built from the loghub Linux syslog sample in the shared corpus (real lines,
 given fresh ids and times), shaped as the syslog parser shapes them. Usage::
 
-    .venv/bin/python bench/store_write.py [--events 200000] [--batch 1000] [--fsync]
+    .venv/bin/python bench/store_write.py [--events 200000] [--batch 1000] [--fsync] [--busy-thread]
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -80,11 +81,24 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--fsync", action="store_true", help="synchronous=FULL")
+    parser.add_argument("--busy-thread", action="store_true",
+                        help="a CPU-bound Python thread runs beside the writer, as the pipeline's processor does")
     args = parser.parse_args()
     events = make_events(sample_lines(), args.events, time.time() - 86400)
     segment = max(args.events // 4, args.batch)
+    stop = threading.Event()
+    spins = [0]
+
+    def busy() -> None:
+        while not stop.is_set():
+            sum(range(1000))
+            spins[0] += 1
+
+    spinner = threading.Thread(target=busy, daemon=True)
     with tempfile.TemporaryDirectory() as folder:
         store = SqliteStore(Path(folder) / "bench.db", fsync=args.fsync)
+        if args.busy_thread:
+            spinner.start()
         started, cpu_started = time.perf_counter(), time.process_time()
         mark, cpu_mark = started, cpu_started
         for offset in range(0, len(events), args.batch):
@@ -98,6 +112,7 @@ def main() -> None:
                 mark, cpu_mark = now, cpu_now
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
+        stop.set()
         replay_count = min(len(events), 50_000)
         replay_started = time.perf_counter()
         for offset in range(0, replay_count, args.batch):
@@ -108,6 +123,8 @@ def main() -> None:
     print(f"write: {len(events):,} events in batches of {args.batch}: {elapsed:.2f} s, "
           f"{len(events) / elapsed:,.0f} events/s wall, {len(events) / cpu:,.0f} per CPU second "
           f"(fsync={args.fsync})")
+    if args.busy_thread:
+        print(f"busy thread beside the writer: {spins[0] / elapsed:,.0f} loops/s")
     print(f"replay of {replay_count:,} (all duplicates): {replay_count / replay_elapsed:,.0f} events/s")
     print(f"store size: {stats.size_bytes / 1e6:.1f} MB, "
           f"{stats.size_bytes / max(stats.events, 1):.0f} bytes/event")

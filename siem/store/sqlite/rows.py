@@ -7,9 +7,10 @@ An event row keeps the indexed fields in columns, ``event.original`` in its own 
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -45,6 +46,43 @@ EventRow = tuple[
     str, int, Any, Any, Any, Any, Any, Any, Any, str | None, str
 ]
 
+#: Most rows per multi-row INSERT (11 parameters each; SQLite allows 32766 parameters since 3.32).
+INSERT_CHUNK = 512
+_ROW_WIDTH = 11
+_ROW_MARKS = "(" + ", ".join("?" * _ROW_WIDTH) + ")"
+_INSERT_HEAD = INSERT_EVENT.partition(" VALUES ")[0] + " VALUES "
+
+
+def insert_statements(params: Sequence[EventRow], max_variables: int) -> Iterator[tuple[str, list[Any]]]:
+    """``INSERT_EVENT`` for many rows as few multi-row INSERTs, in order: (SQL, flat parameters).
+
+    One statement is one ``sqlite3_step``, during which Python's sqlite3 releases the GIL; with
+    ``executemany`` the writer thread gives the GIL up and waits for it again once per row, which
+    the processor thread turns into a convoy (bench/store_write.py --busy-thread). Rows are
+    inserted in order, so seq values are the same as row by row, and a statement's change count
+    is the number of new rows (ignored duplicates count 0).
+
+    Statements hold a power of two of rows (the largest that fits, then the binary digits of the
+    rest): compiling one costs ~13 µs per row, so only a few distinct texts may exist for the
+    connection's statement cache to keep them all.
+    """
+    size = 1
+    while size * 2 <= min(INSERT_CHUNK, max_variables // _ROW_WIDTH):
+        size *= 2
+    start = 0
+    while start < len(params):
+        while size > len(params) - start:
+            size //= 2
+        chunk = params[start : start + size]
+        yield _statement(size), [value for row in chunk for value in row]
+        start += size
+
+
+@functools.cache
+def _statement(rows_: int) -> str:
+    return _INSERT_HEAD + ", ".join([_ROW_MARKS] * rows_)
+
+
 # ASCII escapes keep lone surrogates (undecodable input bytes) as \\udcxx, valid UTF-8 text.
 _fallback_encode = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=str).encode
 
@@ -78,7 +116,9 @@ def event_row(event: Mapping[str, Any], now_ms: int) -> EventRow:
     """The ``INSERT_EVENT`` parameters of one event; ``now_ms`` stands in for a missing time."""
     original = event.get(ecs.ORIGINAL)
     if isinstance(original, str):
-        doc = _encode({key: value for key, value in event.items() if key != ecs.ORIGINAL})
+        rest = dict(event)  # a C copy, then one deletion: the same keys in the same order
+        del rest[ecs.ORIGINAL]
+        doc = _encode(rest)
     else:
         original = None
         doc = _encode(event)

@@ -77,6 +77,7 @@ class SqliteStore(CaseTables, SealTables):
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store: {exc}", path=self.path) from exc
         register_functions(self._conn)
+        self._max_variables = self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         try:
             self._configure(fsync=fsync, max_page_count=max_page_count)
             self.schema_version = migrate(self._conn, location=str(self.path))
@@ -152,9 +153,11 @@ class SqliteStore(CaseTables, SealTables):
                 # New rows get seq values above the current maximum (INTEGER PRIMARY KEY).
                 last_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
                 last_seq = reserve_seqs(conn, last_seq)  # a seq is never sealed twice (seals.py)
-                # rowcount sums sqlite3_changes() over the rows, and an ignored duplicate
-                # changes nothing: it is the number of new events.
-                written = conn.executemany(rows.INSERT_EVENT, params).rowcount
+                # A statement's rowcount is sqlite3_changes(), and an ignored duplicate changes
+                # nothing: the sum is the number of new events (rows.insert_statements).
+                written = 0
+                for sql, values in rows.insert_statements(params, self._max_variables):
+                    written += conn.execute(sql, values).rowcount
                 if written:
                     conn.execute(rows.INDEX_NEW_EVENTS, (last_seq,))
                 head = seal_new_rows(conn, last_seq, now, params)  # integrity seal, same transaction
