@@ -45,6 +45,8 @@ def serve_forwarder(app: App, *, stop: threading.Event) -> Pipeline:
         spool_dir=app.data_path / "spool",
         labels=source_labels(config),
         enrichers=app.enrichers(),
+        # one batch per buffer append, so the buffer's bound holds to within one batch
+        group_commit=False,
     )
     sender = Sender(settings, outbox, context, name=config.site)
     monitor = BufferMonitor(outbox, sink, sender.state, alarm_percent=settings.alarm_percent)
