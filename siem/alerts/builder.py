@@ -38,19 +38,25 @@ def alert_from_match(match: Match) -> Alert:
 
 
 def alert_from_correlation(match: CorrelationMatch) -> Alert:
-    """One alert for a correlation rule whose condition was met."""
+    """One alert for a correlation rule whose condition was met.
+
+    An update (a hit absorbed by an earlier match, ``match.update``) gives an alert of its one
+    event, with an id of its own (so a replay folds it once) and the summary of the whole burst
+    so far; grouping folds it into the earlier match's group, which grows in count and time.
+    """
     event_ids = tuple(str(m.event.get(ecs.ID, "")) for m in match.matches)
     group = ",".join(f"{key}={value}" for key, value in sorted(match.group.items()))
     last_event = match.matches[-1].event if match.matches else {}
     summary = summarize(match.rule.title, last_event)
     if match.value is not None:
         summary += f": {match.value:g} in {max(match.last_time - match.first_time, 0):.0f}s"
+    first = event_ids[0] if event_ids else str(match.last_time if match.update else match.first_time)
     return Alert(
-        id=make_event_id("alert", match.rule.id, group, event_ids[0] if event_ids else str(match.first_time)),
+        id=make_event_id("alert-update" if match.update else "alert", match.rule.id, group, first),
         rule_id=match.rule.id,
         rule_title=match.rule.title,
         level=match.rule.level,
-        first_seen=match.first_time,
+        first_seen=match.last_time if match.update else match.first_time,
         last_seen=match.last_time,
         event_ids=event_ids,
         matched_fields=dict(match.group),

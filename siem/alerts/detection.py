@@ -1,8 +1,13 @@
-"""The pipeline's detect stage: the Sigma engine's matches as Alerts."""
+"""The pipeline's detect stage: the Sigma engine's matches as Alerts.
+
+It also carries the engine's correlation state across restarts: ``state_checkpoints`` gives
+what changed with each batch, which the pipeline commits with the batch's checkpoints, and
+``restore`` loads it back before the first batch (``siem.detect.correlation_state``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from siem.alert import Alert
 from siem.alerts.builder import alerts_from
@@ -17,9 +22,17 @@ class AlertingDetector:
         self.detector = detector
 
     def detect(self, events: Sequence[Event]) -> list[Alert]:
-        """Alerts of the rule and correlation matches in ``events``."""
+        """Alerts of the rule and correlation matches in ``events`` (updates of earlier
+        correlation matches included: they fold into the alert of the match they grow)."""
         found = self.detector.detect(events)
-        if not found.matches and not found.correlations:
+        if not found.matches and not found.correlations and not found.updates:
             return []
-        return alerts_from(found.matches, found.correlations)
+        return alerts_from(found.matches, [*found.correlations, *found.updates])
 
+    def state_checkpoints(self) -> dict[str, str]:
+        """Checkpoints of the detector state changed by the batches detected since the last call."""
+        return self.detector.state_changes()
+
+    def restore(self, read: Callable[[str], str | None]) -> bool:
+        """Load the detector state from the store's checkpoints (``read``: name -> value)."""
+        return self.detector.restore_state(read)

@@ -7,7 +7,10 @@ are wildcards. pySigma has already applied the value modifiers (base64, windash,
 when the rule was parsed; this module turns the resulting condition tree into one Python
 function of the flat event, plus a *prefilter*: a set of (field, literal) anchors at least
 one of which must be present in the event for the rule to match (``None`` when the
-condition cannot give one, e.g. ``not selection``).
+condition cannot give one, e.g. ``not selection``), and *vetoes*: anchors whose presence
+makes the rule false (``not filter`` where the filter is an exact test such as
+``Image|contains: '\\'``). A ``|re`` value is anchored by its required literals
+(``siem.detect.literals``) and tested only on values at least as long as its shortest match.
 
 Choices the specification leaves open:
 - a keyword value matches when it occurs anywhere in a value (full-text search);
@@ -53,16 +56,26 @@ from sigma.types import (
 )
 
 from siem.detect import values as rt
+from siem.detect.literals import required_literals
+from siem.detect.regex import Search, UnsafeRegex, compile_search
 
 Matcher = Callable[[Mapping[str, Any]], bool]
 #: ("eq", field, literal): the field's value equals literal (lowercase);
 #: ("sub", field, literal): literal occurs in the field's value; field None = any keyword value;
-#: ("has", field, ""): the field is present (not null).
+#: ("pre", field, literal) / ("suf", field, literal): a value starts / ends with literal;
+#: ("has", field, ""): the field is present (not null). Literals are folded (``values.fold``).
 Anchor = tuple[str, str | None, str]
 
 
 class UnsupportedRule(Exception):
-    """The rule uses something the engine cannot evaluate; the message says what."""
+    """The rule uses something the engine cannot evaluate; the message says what.
+
+    ``value`` is the rule's own text at fault (a regular expression), to find its line.
+    """
+
+    def __init__(self, message: str, value: str | None = None) -> None:
+        super().__init__(message)
+        self.value = value
 
 
 # ---------------------------------------------------------------- intermediate form
@@ -188,33 +201,21 @@ def pattern_of(value: SigmaString, *, lower: bool, keyword: bool = False) -> _Pa
     return _Pattern("regex", regex, literal)
 
 
-def regex_literal(pattern: str, flags: int = 0) -> str:
-    """The longest literal (lowercase) every match of the regex contains, or ``""``."""
+def min_width(pattern: str, flags: int = 0) -> int:
+    """The fewest characters any match of the regex has (0 when unknown)."""
     try:
-        parsed = _sre.parse(pattern, flags)
+        return int(_sre.parse(pattern, flags).getwidth()[0])
     except (re.error, RecursionError, OverflowError):
-        return ""
-    best = ""
+        return 0
 
-    def walk(sequence: Any) -> None:
-        nonlocal best
-        run: list[str] = []
-        for op, argument in sequence:
-            if op is _sre.LITERAL:
-                run.append(chr(argument))
-                continue
-            if len(run) > len(best):
-                best = "".join(run)
-            run = []
-            if op is _sre.SUBPATTERN:
-                walk(argument[-1])
-            elif op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT) and argument[0] >= 1:
-                walk(argument[2])
-        if len(run) > len(best):
-            best = "".join(run)
 
-    walk(parsed)
-    return best.lower()
+def _wildcards(patterns: Sequence[str]) -> Search:
+    """Whole-value match of Sigma wildcard patterns (``*``/``?`` as ``.*``/``.``): RE2, linear in
+    the value, where Python's backtracking is polynomial (``*a*b*c*`` on a long command line)."""
+    try:
+        return compile_search("|".join(f"(?:{w})" for w in patterns), re.DOTALL, whole=True)
+    except UnsafeRegex as exc:  # cannot happen: escaped text and dots only
+        raise UnsupportedRule(str(exc)) from exc
 
 
 # ---------------------------------------------------------------- code generation
@@ -237,12 +238,16 @@ class _Tests:
     any_value: bool = False
     null: bool = False
     exists: list[bool] = field(default_factory=list)
-    regexes: list[re.Pattern[str]] = field(default_factory=list)
+    regexes: list[Search] = field(default_factory=list)
+    #: per regex, the fewest characters a match has (a shorter value is answered by ``len``)
+    widths: list[int] = field(default_factory=list)
     networks: list[IPv4Network | IPv6Network] = field(default_factory=list)
     compares: list[tuple[str, float]] = field(default_factory=list)
     refs: list[tuple[str, bool, bool]] = field(default_factory=list)
     parts: list[tuple[str, int]] = field(default_factory=list)
     anchors: set[Anchor] | None = field(default_factory=set)
+    #: anchors whose presence alone makes the leaf true (exact tests on ASCII literals)
+    sufficient: set[Anchor] = field(default_factory=set)
 
     def no_anchor(self) -> None:
         self.anchors = None
@@ -312,11 +317,19 @@ class _Compiler:
                 getattr(tests, prefix + "wild").append(pattern.text)
             else:
                 getattr(tests, prefix + pattern.kind).append(pattern.text)
-            literal = pattern.literal.lower()
-            if pattern.kind == "exact" and leaf_field is not None:
-                tests.anchor(("eq", leaf_field, pattern.text.lower()))
+            literal = rt.fold(pattern.literal)
+            kind = {"exact": "eq", "prefix": "pre", "suffix": "suf"}.get(pattern.kind, "sub")
+            anchor: Anchor | None = None
+            if kind == "eq" and leaf_field is not None:
+                anchor = ("eq", leaf_field, rt.fold(pattern.text))
+            elif kind in ("pre", "suf") and leaf_field is not None and literal:
+                anchor = (kind, leaf_field, literal)
             elif literal:
-                tests.anchor(("sub", leaf_field, literal))
+                anchor = ("sub", leaf_field, literal)
+            if anchor is not None:
+                tests.anchor(anchor)
+                if not cased and pattern.kind != "regex" and pattern.text.isascii():
+                    tests.sufficient.add(anchor)
             elif leaf_field is not None:
                 tests.anchor(("has", leaf_field, ""))
             else:
@@ -335,12 +348,14 @@ class _Compiler:
                 tests.anchor(("has", leaf.field, ""))
             elif isinstance(value, SigmaNumber | SigmaBool):
                 text = rt.norm(value.number if isinstance(value, SigmaNumber) else value.boolean)
+                anchor = ("sub", None, text) if leaf.field is None else ("eq", leaf.field, text)
                 if leaf.field is None:
                     tests.contains.append(text)
-                    tests.anchor(("sub", None, text))
                 else:
                     tests.eq.add(text)
-                    tests.anchor(("eq", leaf.field, text))
+                tests.anchor(anchor)
+                if text.isascii():
+                    tests.sufficient.add(anchor)
             elif isinstance(value, SigmaNull):
                 tests.null = True
                 tests.no_anchor()
@@ -360,10 +375,15 @@ class _Compiler:
                         lambda p: iter(self.placeholders.get(p.name, ()))
                     )
                 for regex in regexes:
-                    tests.regexes.append(re.compile(str(regex.regexp), flags))
-                    literal = regex_literal(str(regex.regexp), flags)
-                    if literal:
-                        tests.anchor(("sub", leaf.field, literal))
+                    try:
+                        tests.regexes.append(compile_search(str(regex.regexp), flags))
+                        tests.widths.append(min_width(str(regex.regexp), flags))
+                    except UnsafeRegex as exc:
+                        raise UnsupportedRule(str(exc), str(regex.regexp)) from exc
+                    literals = required_literals(str(regex.regexp), flags)
+                    if literals:
+                        for literal in literals:
+                            tests.anchor(("sub", leaf.field, literal))
                     elif leaf.field is not None:
                         tests.anchor(("has", leaf.field, ""))
                     else:
@@ -415,10 +435,11 @@ class _Compiler:
                 body.append(f"    if k in {var}: return True")
             wild: list[str] = getattr(tests, pre + "wild")
             if wild:
-                regex = re.compile("|".join(f"(?:{w})" for w in wild), re.DOTALL)
-                body.append(f"if {self.const(regex.fullmatch)}({var}) is not None: return True")
-        for regex in tests.regexes:
-            body.append(f"if {self.const(regex.search)}(c) is not None: return True")
+                whole = _wildcards(wild)
+                body.append(f"if {self.const(whole)}({var}): return True")
+        for search, width in zip(tests.regexes, tests.widths, strict=True):
+            length = f"len(c) >= {width} and " if width > 1 else ""
+            body.append(f"if {length}{self.const(search)}(c): return True")
         if tests.networks:
             body.append(f"if in_networks(v, {self.const(tuple(tests.networks))}): return True")
         if tests.compares:
@@ -437,15 +458,13 @@ class _Compiler:
         body.append("return False")
         return body
 
-    def leaf(self, leaf: Leaf) -> tuple[str, set[Anchor] | None]:
-        """Define the leaf's functions; return the expression that calls it, and anchors."""
+    def leaf(self, leaf: Leaf) -> tuple[str, set[Anchor] | None, frozenset[Anchor]]:
+        """Define the leaf's functions; return the expression that calls it, its anchors and
+        the anchors that alone make it true."""
         tests = self._tests(leaf)
         self.counter += 1
         n = self.counter
-        value_tests = any((tests.eq, tests.prefix, tests.suffix, tests.contains, tests.wild,
-                           tests.c_eq, tests.c_prefix, tests.c_suffix, tests.c_contains,
-                           tests.c_wild, tests.any_value, tests.regexes, tests.networks,
-                           tests.compares, tests.refs, tests.parts))
+        value_tests = _value_tests(tests)
         parts: list[str] = []
         if leaf.field is not None:
             self.fields.setdefault(leaf.field, None)
@@ -481,11 +500,19 @@ class _Compiler:
             inline = self._inline(tests, n, leaf.field) if self.inline else None
             parts.append(inline or f"_l{n}(e)")
         expression = parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
-        return expression, tests.anchors
+        return expression, tests.anchors, frozenset(tests.sufficient)
 
     def _inline(self, tests: _Tests, n: int, leaf_field: str | None) -> str | None:
         """The leaf as one expression: its tests inline when the field holds one string (the
         usual case), else the call of ``_l{n}``; None when the leaf is not simple enough."""
+        if leaf_field is not None and len(tests.refs) == 1 and not _value_tests(tests, refs=False):
+            ref, starts, ends = tests.refs[0]
+            method = {(False, False): "__eq__", (True, False): "startswith",
+                      (False, True): "endswith", (True, True): "__contains__"}[(starts, ends)]
+            # both single strings (the usual case): compare inline, else the leaf's function
+            return (f"(_l{n}(e) if (_v{n} := e.get({leaf_field!r})).__class__ is not str "
+                    f"or (_r{n} := e.get({ref!r})).__class__ is not str "
+                    f"else _v{n}.lower().{method}(_r{n}.lower()))")
         if (leaf_field is None or tests.any_value or tests.refs or tests.networks
                 or tests.compares or tests.parts):
             return None
@@ -511,14 +538,14 @@ class _Compiler:
             terms.extend(("{a} in {v}", repr(literal)) for literal in contains)
             wild: list[str] = getattr(tests, pre + "wild")
             if wild:
-                regex = re.compile("|".join(f"(?:{w})" for w in wild), re.DOTALL)
-                terms.append(("{a}({v}) is not None", self.const(regex.fullmatch)))
+                terms.append(("{a}({v})", self.const(_wildcards(wild))))
             if pre:
                 cased_terms.extend(form.format(v=value, a=arg) for form, arg in terms)
             else:
                 lower_terms = terms
-        for regex in tests.regexes:
-            cased_terms.append(f"{self.const(regex.search)}({value}) is not None")
+        for search, width in zip(tests.regexes, tests.widths, strict=True):
+            length = f"len({value}) >= {width} and " if width > 1 else ""
+            cased_terms.append(f"({length}{self.const(search)}({value}))")
         if not lower_terms and not cased_terms:
             return None
         # the first lowercase test computes the lowercase text once for the others
@@ -527,37 +554,61 @@ class _Compiler:
         return (f"(_l{n}(e) if ({value} := e.get({leaf_field!r})).__class__ is not str "
                 f"else ({' or '.join(checks)}))")
 
-    def tree(self, node: Tree) -> tuple[str, list[frozenset[Anchor]]]:
-        """Expression for a tree node and the anchor groups its truth requires.
+    def tree(self, node: Tree) -> _Compiled:
+        """Expression for a tree node, the anchor groups its truth requires, the anchors
+        whose presence makes it true (``sufficient``) and those that make it false (``vetoes``).
 
         Every group must be hit (at least one anchor of each present); ``[]`` requires
         nothing, an empty group can never be hit (the node is always false).
         """
+        none: frozenset[Anchor] = frozenset()
         if isinstance(node, Leaf):
-            expression, anchors = self.leaf(node)
-            return expression, [] if anchors is None else [frozenset(anchors)]
+            expression, anchors, sufficient = self.leaf(node)
+            return _Compiled(expression, [] if anchors is None else [frozenset(anchors)], sufficient, none)
         if node.op == "false":
-            return "False", [frozenset()]
+            return _Compiled("False", [frozenset()], none, none)
         if node.op == "true":
-            return "True", []
+            return _Compiled("True", [], none, none)
         if node.op == "not":
-            inner, _ = self.tree(node.children[0])
-            return f"(not {inner})", []
+            inner = self.tree(node.children[0])
+            return _Compiled(f"(not {inner.expression})", [], inner.vetoes, inner.sufficient)
         compiled = [self.tree(child) for child in node.children]
         if not compiled:
-            return ("True", []) if node.op == "and" else ("False", [frozenset()])
-        expression = "(" + f" {node.op} ".join(expr for expr, _ in compiled) + ")"
+            return self.tree(Node("true" if node.op == "and" else "false"))
+        expression = "(" + f" {node.op} ".join(child.expression for child in compiled) + ")"
+        sufficients = [child.sufficient for child in compiled]
+        vetoes = [child.vetoes for child in compiled]
         if node.op == "or":
-            if any(not groups for _, groups in compiled):
-                return expression, []
+            # any true child makes it true; an anchor false-making every child makes it false
+            either, both = none.union(*sufficients), frozenset.intersection(*vetoes)
+            if any(not child.groups for child in compiled):
+                return _Compiled(expression, [], either, both)
             # the true child hits all its groups, so the union of one group per child (the
             # j-th, or a child's last) must be hit: up to MAX_GROUPS such unions
-            width = min(max(len(groups) for _, groups in compiled), MAX_GROUPS)
-            unions = {frozenset().union(*(groups[min(j, len(groups) - 1)]
-                                          for _, groups in compiled)) for j in range(width)}
-            return expression, sorted(unions, key=anchor_cost)[:MAX_GROUPS]
-        pool = sorted({group for _, groups in compiled for group in groups}, key=anchor_cost)
-        return expression, pool[:MAX_GROUPS]
+            width = min(max(len(child.groups) for child in compiled), MAX_GROUPS)
+            unions = {frozenset().union(*(child.groups[min(j, len(child.groups) - 1)]
+                                          for child in compiled)) for j in range(width)}
+            return _Compiled(expression, sorted(unions, key=anchor_cost)[:MAX_GROUPS], either, both)
+        pool = sorted({group for child in compiled for group in child.groups}, key=anchor_cost)
+        return _Compiled(expression, pool[:MAX_GROUPS], frozenset.intersection(*sufficients),
+                         none.union(*vetoes))
+
+
+@dataclass(slots=True)
+class _Compiled:
+    """A compiled tree node (see ``_Compiler.tree``)."""
+
+    expression: str
+    groups: list[frozenset[Anchor]]
+    sufficient: frozenset[Anchor]
+    vetoes: frozenset[Anchor]
+
+
+def _value_tests(tests: _Tests, *, refs: bool = True) -> bool:
+    """Whether the leaf tests values at all (``refs``: counting field references)."""
+    return any((tests.eq, tests.prefix, tests.suffix, tests.contains, tests.wild, tests.c_eq,
+                tests.c_prefix, tests.c_suffix, tests.c_contains, tests.c_wild, tests.any_value,
+                tests.regexes, tests.networks, tests.compares, refs and tests.refs, tests.parts))
 
 
 def anchor_cost(anchors: Iterable[Anchor]) -> float:
@@ -584,6 +635,8 @@ class CompiledRule:
     groups: tuple[frozenset[Anchor], ...]
     fields: tuple[str, ...]
     source: str
+    #: anchors whose presence makes the rule false (a ``not`` part true)
+    vetoes: frozenset[Anchor] = frozenset()
 
     @property
     def anchors(self) -> frozenset[Anchor] | None:
@@ -600,8 +653,8 @@ def compile_condition(
     root = trees[0] if len(trees) == 1 else Node("or", trees)
     for inline in (True, False):  # the inline form is longer: should it not compile, the other
         compiler = _Compiler(placeholders or {}, inline=inline)
-        expression, groups = compiler.tree(root)
-        source = "\n".join([*compiler.lines, f"def match(e):\n    return {expression}\n"])
+        top = compiler.tree(root)
+        source = "\n".join([*compiler.lines, f"def match(e):\n    return {top.expression}\n"])
         try:
             code = compile(source, f"<sigma {name}>", "exec")
             break
@@ -613,9 +666,10 @@ def compile_condition(
     matcher: Matcher = namespace["match"]
     return CompiledRule(
         matcher=matcher,
-        groups=tuple(groups),
+        groups=tuple(top.groups),
         fields=tuple(compiler.fields),
         source=source,
+        vetoes=top.vetoes,
     )
 
 

@@ -3,15 +3,20 @@
 Each compiled rule carries one or two anchor groups (``compiler.Anchor``): sets of
 (field, literal) pairs, and the rule can only match when every group has an anchor present
 in the event. Per field the index keeps a dict of exact literals and one Aho-Corasick
-automaton (pyahocorasick) over the substring literals; keyword literals (no field) have one
-automaton searched in every value. A rule with two groups is a candidate when both group
-slots hit it. Rules without anchors (e.g. ``not selection`` only) are always candidates.
+automaton (pyahocorasick) over the substring, prefix and suffix literals; keyword literals (no
+field) have one automaton searched in every value. A rule with two groups is a candidate when
+both group slots hit it. Rules without anchors (e.g. ``not selection`` only) are always
+candidates, unless a *veto* anchor is present: one whose presence makes the rule false (its
+``not`` part true), e.g. ``Image|contains: '\\'`` under ``not``.
 
-Rules are bits of one Python int (bit i: the i-th rule given, slot 0 in the low half, slot 1
-in the high half), so an event's hits are ORed in one operation per value. Each (field,
-value) is scanned once, for its field literals and the keyword literals together, and its
-bits are cached (values repeat a lot in logs: image paths, users, hosts, event ids); the
-ordered rule numbers of each distinct candidate set are computed once too.
+Rules are bits of one Python int (bit i: the i-th rule given, slot 0 in the low third, slot 1
+in the middle, vetoes in the high third), so an event's hits are ORed in one operation per
+value. Values are searched in their fold (``values.fold``). Each (field, value) is scanned
+once, for its field literals and the keyword literals together, and its bits are cached
+(values repeat a lot in logs: image paths, users, hosts, event ids); the lookups run in C. A
+text that cannot hold any keyword literal (times, ids, hex) in a field no rule names is
+answered without a scan. A full cache starts afresh, keeping the previous generation to consult;
+the ordered rule numbers of each distinct candidate set are computed once too.
 """
 
 from __future__ import annotations
@@ -25,42 +30,41 @@ from typing import Any
 import ahocorasick
 
 from siem.detect.compiler import Anchor
-from siem.detect.values import KEYWORD_SKIP, norm
+from siem.detect.values import KEYWORD_SKIP, fold, norm
 
 #: Every character ``norm`` can write for an int, float or bool (digits, inf, nan, true, false).
 _SCALAR_CHARS = frozenset("0123456789.-+einfatrulsn")
 #: Distinct candidate sets remembered with their ordered rule numbers (cleared when full).
 _MEMO_SIZE = 8192
-#: Value types whose (field, value) pairs can share one cache: no two of them compare equal
-#: while scanning differently (``True == 1`` and ``1.0 == 1`` do, so bool/float stay out).
-_PLAIN_TYPES = frozenset({str, int, type(None)})
-#: The shared (field, value) cache holds this many times ``cache_size`` entries.
-_SHARED_FACTOR = 4
+#: Characters of times, ids and hex numbers: a text made only of these is skipped by the keyword
+#: search when every keyword literal has another character (first set that works is used).
+_GATES = ("0123456789abcdefxtz-:.{}+ /_", "0123456789tz-:.+ /")
+#: Each cache generation holds this many times ``cache_size`` entries.
+_CACHE_FACTOR = 4
+#: Stands for a list value in a cache key (a list is unhashable: its items become a tuple).
+_LIST = object()
 
 
-class _BitsCache(dict[tuple[str, Any], int]):
-    """(field, value) -> bits; a miss scans the value (and keeps it unless caching is off)."""
+class _Cache(dict[Any, int]):
+    """key -> bits, computed on a miss; two generations (the older is kept when full)."""
 
-    __slots__ = ("index", "limit")
+    __slots__ = ("compute", "limit", "old")
 
-    def __init__(self, index: RuleIndex, limit: int) -> None:
+    def __init__(self, compute: Any, limit: int) -> None:
         super().__init__()
-        self.index = index
+        self.compute = compute
         self.limit = limit
+        self.old: dict[Any, int] = {}
 
-    def __missing__(self, item: tuple[str, Any]) -> int:
-        index = self.index
-        value = item[1]
-        # A number in a field no rule names can only hit keyword literals made of digits:
-        # answer at once and keep it out of the cache (record ids, pids, counters are
-        # nearly all distinct and would only push useful entries out).
-        if value.__class__ is int and not index.keyword_scalars and item[0] not in index.fields:
-            return 0
-        bits = index.value_bits(item[0], value, keyword_skip=True)
+    def __missing__(self, key: Any) -> int:
+        bits = self.old.get(key)
+        if bits is None:
+            bits = self.compute(key)
         if self.limit:
             if len(self) >= self.limit:
+                self.old = dict(self)
                 self.clear()
-            self[item] = bits
+            self[key] = bits
         return bits
 
 
@@ -68,48 +72,62 @@ class RuleIndex:
     """Candidate rule numbers for an event, from the anchor groups of the rules given."""
 
     def __init__(
-        self, rules: Sequence[tuple[int, Sequence[frozenset[Anchor]]]], *, cache_size: int = 16384
+        self, rules: Sequence[tuple[int, Sequence[frozenset[Anchor]]]], *, cache_size: int = 16384,
+        vetoes: Mapping[int, frozenset[Anchor]] | None = None,
     ) -> None:
-        #: Per field, value -> bits its scan hit; cleared when full, 0 turns it off.
+        #: Entries per cache generation, 0 turns caching off.
         self.cache_size = cache_size
         self.numbers: tuple[int, ...] = tuple(number for number, _ in rules)
         self.size = size = len(rules)
         exact: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         present: dict[str, int] = defaultdict(int)
-        substrings: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        #: per field (None: keywords), literal -> [substring bits, prefix bits, suffix bits]
+        words: dict[str | None, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
         always = 0
         multi = 0
-        for position, (_, groups) in enumerate(rules):
+        veto_bits = 0
+
+        def add(kind: str, field: str | None, literal: str, bit: int) -> None:
+            if kind == "has" and field is not None:
+                present[field] |= bit
+            elif kind == "eq" and field is not None:
+                exact[field][literal] |= bit
+            else:
+                words[field][literal][{"pre": 1, "suf": 2}.get(kind, 0)] |= bit
+
+        for position, (number, groups) in enumerate(rules):
             if not groups:
                 always |= 1 << position
-                continue
-            if len(groups) > 1:
+            elif len(groups) > 1:
                 multi |= 1 << position
             for slot, group in enumerate(groups[:2]):
-                bit = 1 << (position + slot * size)
                 for kind, field, literal in group:
-                    if kind == "has" and field is not None:
-                        present[field] |= bit
-                    elif kind == "eq" and field is not None:
-                        exact[field][literal] |= bit
-                    else:
-                        substrings[field][literal] |= bit
+                    add(kind, field, literal, 1 << (position + slot * size))
+            for kind, field, literal in (vetoes or {}).get(number, ()):
+                if kind != "has" and literal.isascii():
+                    veto_bits |= 1 << (position + 2 * size)
+                    add(kind, field, literal, 1 << (position + 2 * size))
         self.always = frozenset(self.numbers[p] for p in _positions(always))
         self.multi = frozenset(self.numbers[p] for p in _positions(multi))
         self._always_bits = always
         self._single_bits = ((1 << size) - 1) & ~multi
-        #: Per field: exact literals (or None), substring automaton (or None), present bits.
+        self._mask = (1 << size) - 1
+        #: the veto third of the bits (only ASCII texts may veto: there fold is lower)
+        self._veto_mask = veto_bits
+        #: Per field: exact literals (or None), automaton (or None), present bits.
         self.fields: dict[str, tuple[dict[str, int] | None, Any, int]] = {}
-        for field in set(exact) | set(present) | {f for f in substrings if f is not None}:
+        for field in set(exact) | set(present) | {f for f in words if f is not None}:
             eq = dict(exact[field]) if field in exact else None
-            automaton = _automaton(substrings[field]) if field in substrings else None
+            automaton = _automaton(words[field]) if field in words else None
             self.fields[field] = (eq, automaton, present.get(field, 0))
-        self.keywords = _automaton(substrings[None]) if None in substrings else None
+        self.keywords = _automaton(words[None]) if None in words else None
+        literals = list(words.get(None, {}))
         #: Whether a keyword literal could occur in a number's or boolean's text at all.
-        self.keyword_scalars = any(
-            not set(literal) - _SCALAR_CHARS for literal in substrings.get(None, {}))
-        self._caches: dict[str, dict[Any, int]] = {}
-        self._shared = _BitsCache(self, cache_size * _SHARED_FACTOR)
+        self.keyword_scalars = any(not set(literal) - _SCALAR_CHARS for literal in literals)
+        gate = next((g for g in _GATES if all(set(literal) - set(g) for literal in literals)), "")
+        self._gate = gate + gate.upper()
+        self._named = frozenset(self.fields)
+        self._cache = _Cache(self._item_bits, cache_size * _CACHE_FACTOR)
         self._memo: dict[int, tuple[int, ...]] = {}
 
     def candidates(self, event: Mapping[str, Any]) -> set[int]:
@@ -122,77 +140,122 @@ class RuleIndex:
             bits = self._always_bits
             for key, value in event.items():
                 bits |= self.value_bits(key, value, keyword_skip=False)
-        elif _PLAIN_TYPES.issuperset(map(type, event.values())):
-            # the common case, all in C: one cache lookup per (field, value), ORed
-            bits = reduce(or_, filter(None, map(self._shared.__getitem__, event.items())),
-                          self._always_bits)
         else:
-            bits = self._always_bits
-            caches = self._caches
-            cache_size = self.cache_size
-            for key, value in event.items():
-                cls = value.__class__
-                if cls is str or cls is int:  # bool is not int here: True == 1 in a dict
-                    cache = caches.get(key)
-                    if cache is None:
-                        cache = caches[key] = {}
-                    hit = cache.get(value)
-                    if hit is None:
-                        hit = self.value_bits(key, value, keyword_skip=True)
-                        if cache_size:
-                            if len(cache) >= cache_size:
-                                cache.clear()
-                            cache[value] = hit
-                    bits |= hit
-                elif value is not None:
-                    bits |= self.value_bits(key, value, keyword_skip=True)
-        size = self.size
-        first = bits & ((1 << size) - 1)
-        candidates = first & (self._single_bits | (bits >> size))
-        found = self._memo.get(candidates)
+            try:  # all in C: one cache lookup per (field, value), the hits ORed
+                bits = reduce(or_, filter(None, map(self._cache.__getitem__, event.items())),
+                              self._always_bits)
+            except TypeError:  # a list (or dict) value: unhashable
+                bits = self._slow_bits(event)
+        found = self._memo.get(bits)  # events of one kind hit the same bits: decode them once
         if found is None:
+            size = self.size
+            candidates = bits & self._mask & (self._single_bits | (bits >> size))
+            if self._veto_mask:
+                candidates &= ~(bits >> (2 * size))
             numbers = self.numbers
             found = tuple(numbers[p] for p in _positions(candidates))
             if len(self._memo) >= _MEMO_SIZE:
                 self._memo.clear()
-            self._memo[candidates] = found
+            self._memo[bits] = found
         return found
 
-    def value_bits(self, key: str, value: Any, *, keyword_skip: bool) -> int:
-        """Bits hit by one non-null value of the event: its field's literals (exact and
-        substring, plus presence) and the keyword literals (searched in each value on its own,
+    def _slow_bits(self, event: Mapping[str, Any]) -> int:
+        """``ordered``'s bits when some value is unhashable: lists are looked up as tuples."""
+        bits = self._always_bits
+        keywords = self.keywords is not None
+        for key, value in event.items():
+            if key not in self._named and (not keywords or key in KEYWORD_SKIP):
+                continue
+            try:
+                bits |= self._cache[(key, (_LIST, tuple(value)) if value.__class__ is list else value)]
+            except TypeError:  # nested lists or dicts: no caching
+                bits |= self.value_bits(key, value)
+        return bits
+
+    def _item_bits(self, item: tuple[str, Any]) -> int:
+        """Bits of one (field, value) of an event with other fields (a cache miss)."""
+        key, value = item
+        cls = value.__class__
+        if key not in self._named:  # only keyword literals can be hit: answer cheap cases at once
+            if self.keywords is None or key in KEYWORD_SKIP or value is None:
+                return 0
+            if cls is str:
+                return 0 if self._gate and not value.strip(self._gate) else self.keyword_bits(value)
+            if cls in (int, bool, float) and not self.keyword_scalars:
+                return 0
+        if cls is tuple and value and value[0] is _LIST:
+            value = list(value[1])
+        elif cls in (int, bool, float) and value in (0, 1):
+            # 1 == True == 1.0 share a cache entry: keep the candidates of both texts
+            return _either(self.value_bits(key, int(value)), self.value_bits(key, bool(value)),
+                           self._veto_mask)
+        return self.value_bits(key, value)
+
+    def value_bits(self, key: str, value: Any, *, keyword_skip: bool = True) -> int:
+        """Bits hit by one value of the event: its field's literals (exact, substring, prefix,
+        suffix, plus presence) and the keyword literals (searched in each value on its own,
         as keyword matchers search; ``event.original`` is skipped when other fields exist)."""
         if value is None:
             return 0
         bits = 0
         entry = self.fields.get(key)
-        is_str = value.__class__ is str
-        lowered = value.lower() if is_str else ""
         if entry is not None:
             eq, automaton, has = entry
             bits = has
-            if is_str:
-                bits = _scan(eq, automaton, lowered, bits)
-            else:
-                for item in value if value.__class__ is list else (value,):
-                    if item is not None:
-                        bits = _scan(eq, automaton, norm(item), bits)
-        keywords = self.keywords
-        if keywords is None:
-            return bits
-        if is_str:
-            if not (keyword_skip and key in KEYWORD_SKIP):
-                for _, hit in keywords.iter(lowered):
-                    bits |= hit
-        elif self.keyword_scalars:  # numbers and booleans may hold a literal too
-            for item in value if value.__class__ is list else (value,):
-                if item is not None:
-                    bits = _scan(None, keywords, norm(item), bits)
-        elif value.__class__ is list:
-            for item in value:
-                if item.__class__ is str:
-                    bits = _scan(None, keywords, norm(item), bits)
+            for text in _texts(value, scalars=True):
+                bits |= self._scan(eq, automaton, text)
+        if self.keywords is not None and not (keyword_skip and key in KEYWORD_SKIP):
+            bits |= self.keyword_bits(value)
         return bits
+
+    def keyword_bits(self, value: Any) -> int:
+        """Bits of the keyword literals found in one value (each list item on its own)."""
+        if self.keywords is None or value is None:
+            return 0
+        bits = 0
+        for text in _texts(value, scalars=self.keyword_scalars):
+            bits |= self._scan(None, self.keywords, text)
+        return bits
+
+    def _scan(self, eq: dict[str, int] | None, automaton: Any, text: str) -> int:
+        """The rules whose exact, substring, prefix or suffix literals are in one folded text."""
+        bits = 0
+        if eq is not None:
+            bits = eq.get(text, 0)
+        if automaton is not None:
+            last = len(text) - 1
+            for end, hit in automaton.iter(text):
+                if hit.__class__ is int:
+                    bits |= hit
+                else:
+                    sub, prefix, suffix, length = hit
+                    bits |= sub
+                    if end == last:
+                        bits |= suffix
+                    if end + 1 == length:
+                        bits |= prefix
+        if self._veto_mask and not text.isascii():
+            bits &= ~self._veto_mask
+        return bits
+
+
+def _texts(value: Any, *, scalars: bool) -> list[str]:
+    """The folded texts of a value as matchers compare them (list items one by one); numbers
+    and booleans only when ``scalars``."""
+    texts = []
+    for item in value if value.__class__ is list else (value,):
+        if item is None:
+            continue
+        if item.__class__ is str:
+            texts.append(fold(item))
+        elif scalars or item.__class__ not in (int, bool, float):
+            texts.append(fold(norm(item)))
+    return texts
+
+
+def _either(first: int, second: int, veto_mask: int) -> int:
+    """Bits of a value that stands for two texts: hits of either, vetoes of both."""
+    return ((first | second) & ~veto_mask) | (first & second & veto_mask)
 
 
 def _positions(bits: int) -> list[int]:
@@ -200,19 +263,9 @@ def _positions(bits: int) -> list[int]:
     return [position for position, digit in enumerate(bin(bits)[:1:-1]) if digit == "1"]
 
 
-def _scan(eq: dict[str, int] | None, automaton: Any, text: str, bits: int) -> int:
-    """``bits`` plus the rules whose exact or substring literals occur in one lowercase value."""
-    if eq is not None:
-        bits |= eq.get(text, 0)
-    if automaton is not None:
-        for _, hit in automaton.iter(text):
-            bits |= hit
-    return bits
-
-
-def _automaton(literals: Mapping[str, int]) -> Any:
+def _automaton(literals: Mapping[str, list[int]]) -> Any:
     automaton = ahocorasick.Automaton()
-    for literal, bits in literals.items():
-        automaton.add_word(literal, bits)
+    for literal, (sub, prefix, suffix) in literals.items():
+        automaton.add_word(literal, sub if not (prefix or suffix) else (sub, prefix, suffix, len(literal)))
     automaton.make_automaton()
     return automaton

@@ -105,6 +105,19 @@ def _rule_line(text: str, key: str = "detection") -> int | None:
     return None
 
 
+def _value_line(path: str, value: str) -> int | None:
+    """The first line of the file holding ``value`` (as written, or with YAML's doubled quotes)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    spellings = (value, value.replace("'", "''"), value.replace("\\", "\\\\"))
+    for number, line in enumerate(lines, start=1):
+        if any(spelling in line for spelling in spellings):
+            return number
+    return None
+
+
 def _file_line(path: str, key: str) -> int | None:
     try:
         return _rule_line(Path(path).read_text(encoding="utf-8"), key)
@@ -133,18 +146,24 @@ def _parse_files(files: Sequence[Path], result: RuleSet) -> list[SigmaRule | Sig
         except (SigmaError, TypeError, ValueError, AttributeError, KeyError) as exc:
             result.problems.append(_problem(exc, path))
             continue
+        except Exception as exc:  # pySigma failing on a hostile file must not stop the others
+            result.problems.append(RuleProblem(str(path), None, None, f"cannot read the rule: {exc!r}"))
+            continue
         item_errors = {str(error) for item in [*collection.rules, *collection.filters]
                        for error in item.errors}
         for error in collection.errors:
             if str(error) not in item_errors:
                 result.problems.append(_problem(error, path))
+        detection_line: list[int | None] = []  # found once per file (a file may hold thousands)
         for item in [*collection.rules, *collection.filters]:
             if item.errors:
                 rule_id = str(item.id) if item.id else None
                 for error in item.errors:
                     problem = _problem(error, path, rule_id)
                     if problem.line is None:
-                        problem = RuleProblem(problem.path, _rule_line(text), rule_id,
+                        if not detection_line:
+                            detection_line.append(_rule_line(text))
+                        problem = RuleProblem(problem.path, detection_line[0], rule_id,
                                               problem.reason)
                     result.problems.append(problem)
                 continue
@@ -226,10 +245,14 @@ def load_rules(
             if pipeline is not None:
                 pipeline.apply(rule)
             compiled = compile_rule(rule, placeholders)
-        except (UnsupportedRule, SigmaError) as exc:
+        except Exception as exc:  # UnsupportedRule, SigmaError, or pySigma failing on a broken rule
+            if not isinstance(exc, UnsupportedRule | SigmaError):
+                exc = UnsupportedRule(f"cannot compile the rule: {exc!r}")
             problem = _problem(exc, rule.source.path if rule.source else None, rule_id)
             if problem.line is None and problem.path is not None:
-                problem = RuleProblem(problem.path, _file_line(problem.path, "detection"),
+                value = getattr(exc, "value", None)
+                line = _value_line(problem.path, value) if value else None
+                problem = RuleProblem(problem.path, line or _file_line(problem.path, "detection"),
                                       rule_id, problem.reason)
             result.problems.append(problem)
             continue

@@ -52,6 +52,8 @@ class CorrelationMatch:
     first_time: float
     last_time: float
     value: float | None = None
+    #: An update of an earlier match: ``matches`` holds one hit its quiet period absorbed.
+    update: bool = False
 
 
 @dataclass(frozen=True, slots=True)

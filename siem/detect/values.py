@@ -45,6 +45,24 @@ def norm(value: Any) -> str:
     return norm_cased(value).lower()
 
 
+#: After ``casefold``: the dotless i is an i (Python's ``re`` matches ``(?i)i`` against it) and
+#: the combining dot above goes (``"İ".casefold()`` is ``i`` plus that dot).
+_FOLD_FIX = {0x131: "i", 0x307: None}
+
+
+def fold(text: str) -> str:
+    """The text the rule index searches: ``lower`` for ASCII, else a context-free case fold.
+
+    Unlike ``lower`` (whose final sigma depends on the next letter), folding maps each character
+    on its own, and equates every pair of characters a case-insensitive match equates, so a
+    literal in a value (as the matchers compare it) is always in the value's fold:
+    ``fold(value.lower()) == fold(value)`` (tests/detect/test_literals.py checks it).
+    """
+    if text.isascii():
+        return text.lower()
+    return text.casefold().translate(_FOLD_FIX)
+
+
 def number(value: Any) -> float | None:
     """The event value as a number for gt/gte/lt/lte, or None when it is not one."""
     cls = value.__class__

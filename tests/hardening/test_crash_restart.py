@@ -210,18 +210,18 @@ def test_kill_9_at_random_points_gives_what_an_uninterrupted_run_gives(
     # Base rules: the same alert groups, counts included, and the same mail (once per Message-ID).
     assert split(alerts)[0] == split(expected[1])[0]
     assert split_mails(mails)[0] == split_mails(expected[2])[0]
-    # Correlations: one group per attacker as uninterrupted, each mailed once. Known gap: their
-    # state lives in memory, so a window that straddles a kill can start later or miss a match
-    # (first_seen and the folded count then differ from the uninterrupted run).
-    groups, expected_groups = correlation_groups(alerts), correlation_groups(expected[1])
-    assert sorted(groups) == sorted(expected_groups) and len(groups) == len(set(groups)) == ATTACKERS
-    assert split_mails(mails)[1] == split_mails(expected[2])[1]  # one per attacker (the summary names it)
+    # Correlations: their windows are saved with each committed batch, so a window straddling a
+    # kill goes on where it was: the same groups (first seen, last seen, count grown by the hits
+    # each match absorbed, summary) as uninterrupted, one group and one mail per attacker.
+    assert split(alerts)[1] == split(expected[1])[1]
+    groups = correlation_groups(alerts)
+    assert len(groups) == len(set(groups)) == ATTACKERS
+    assert all(alert[4] > 5 for alert in split(alerts)[1]), "continuing attacks should grow their alert"
+    # One mail per attacker (the summary names it). The figures at its end ("8 in 250s") are the
+    # group's when the mail was queued, which depends on how lines fell into batches: not compared.
+    assert attackers(split_mails(mails)[1]) == attackers(split_mails(expected[2])[1])
     assert sum(split_mails(mails)[1].values()) == ATTACKERS
     assert incidents == expected[3]
-    pairs = zip(split(alerts)[1], split(expected[1])[1], strict=True)
-    drift = [(a[5], a[2] - b[2], a[4] - b[4]) for a, b in pairs if a != b]
-    print(f"correlation groups unlike the uninterrupted run (summary, first_seen delta, count delta): {drift}")
-
 
 def split(alerts: list[AlertRow]) -> tuple[list[AlertRow], list[AlertRow]]:
     """Base-rule alerts, correlation alerts."""
@@ -232,6 +232,15 @@ def split_mails(mails: Counter[str]) -> tuple[Counter[str], Counter[str]]:
     """Mails of base-rule alerts, mails of correlation alerts."""
     return (Counter({k: v for k, v in mails.items() if CORRELATION_TITLE not in k}),
             Counter({k: v for k, v in mails.items() if CORRELATION_TITLE in k}))
+
+
+def attackers(mails: Counter[str]) -> Counter[str]:
+    """Correlation mails by subject and attacker (their summary without the figures after it)."""
+    out: Counter[str] = Counter()
+    for key, count in mails.items():
+        subject, _, what = key.rpartition(" | ")
+        out[f"{subject} | {what.split(': ', 1)[0]}"] += count
+    return out
 
 
 def correlation_groups(alerts: list[AlertRow]) -> list[str]:
