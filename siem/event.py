@@ -30,6 +30,9 @@ OUTCOME = "event.outcome"
 DATASET = "event.dataset"
 MODULE = "event.module"
 ORIGINAL = "event.original"
+#: The received bytes, base64, when they were not valid UTF-8 (``event.original`` then holds
+#: them decoded with replacement characters). Not an ECS field.
+ORIGINAL_BASE64 = "event.original_base64"
 CREATED = "event.created"
 INGESTED = "event.ingested"
 SEVERITY = "event.severity"

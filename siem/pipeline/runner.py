@@ -12,6 +12,7 @@ queued, commit it, save the counters.
 
 from __future__ import annotations
 
+import base64
 import logging
 import queue
 import threading
@@ -345,6 +346,9 @@ class Pipeline:
             event[ecs.INPUT] = record.origin
         if record.origin.startswith("file://") and ecs.LOG_FILE_PATH not in event:
             event[ecs.LOG_FILE_PATH] = record.origin[7:]
+        if record.raw_bytes is not None and ecs.ORIGINAL_BASE64 not in event:
+            # the text was decoded with replacement characters: keep the bytes as received
+            event[ecs.ORIGINAL_BASE64] = base64.b64encode(record.raw_bytes).decode("ascii")
         labels = self._labels.get(record.source)
         if labels:
             for key, value in labels.items():

@@ -4,6 +4,7 @@ client is still served and that what was refused or cut is counted (``emit.rejec
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import resource
 import select
@@ -236,6 +237,12 @@ def test_nul_and_invalid_utf8_over_udp_and_tcp_are_stored(data_dir: Path) -> Non
     assert "\x00\x01 control \x00 bytes" in originals  # trailing NULs (padding) are dropped
     assert any(text.endswith("\ufffd\ufffd overlong") for text in originals)  # NUL ends a line-framed message
     assert any(text.endswith("app: next") for text in originals)
+    # the bytes as received are kept beside the replaced text (not for the valid UTF-8 line)
+    kept = sorted(base64.b64decode(event[ecs.ORIGINAL_BASE64]) for event in events if ecs.ORIGINAL_BASE64 in event)
+    assert kept.count(hostile) == 2
+    assert b"\xff" * 100 in kept
+    assert any(raw.endswith(b"\xc0\xaf overlong") for raw in kept)
+    assert len(kept) == 4  # NUL bytes alone are valid UTF-8: no copy for those lines
 
 
 # -- the limits are configured per source --------------------------------------------------------
