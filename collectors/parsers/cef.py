@@ -110,12 +110,8 @@ def extension(text: str) -> dict[str, str]:
 
 
 def _timestamp(value: str, tz: tzinfo, received: float) -> datetime | None:
-    stamp = envelope.number(value)
-    if stamp is not None:
-        try:
-            return datetime.fromtimestamp(stamp / 1000 if len(value) > 11 else stamp, UTC)
-        except (ValueError, OverflowError, OSError):  # beyond the year 9999
-            return None
+    if envelope.number(value) is not None:
+        return envelope.epoch_datetime(value)
     iso = envelope.parse_iso(value, tz)
     if iso is not None:
         return iso

@@ -91,6 +91,18 @@ def number(text: str | None, digits: int = 18) -> int | None:
     return None
 
 
+def epoch_datetime(text: str) -> datetime | None:
+    """A time written as epoch seconds, or milliseconds when longer than 11 digits (CEF ``rt``,
+    LEEF ``devTime``); None when ``text`` is not such a number or lies beyond the year 9999."""
+    stamp = number(text)
+    if stamp is None:
+        return None
+    try:
+        return datetime.fromtimestamp(stamp / 1000 if len(text) > 11 else stamp, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def _micro(fraction: str | None) -> int:
     return int((fraction + "000000")[:6]) if fraction else 0
 

@@ -85,12 +85,8 @@ def _attributes(body: str, delimiter: str) -> dict[str, str]:
 
 
 def _dev_time(value: str, fmt: str | None, tz: tzinfo, received: float) -> datetime | None:
-    stamp = envelope.number(value)
-    if stamp is not None:
-        try:
-            return datetime.fromtimestamp(stamp / 1000 if len(value) > 11 else stamp, UTC)
-        except (ValueError, OverflowError, OSError):  # beyond the year 9999
-            return None
+    if envelope.number(value) is not None:
+        return envelope.epoch_datetime(value)
     if fmt:
         java_to_c = (
             ("yyyy", "%Y"),

@@ -22,6 +22,8 @@ import ssl
 import struct
 from typing import Any
 
+from collectors.parsers.envelope import number
+
 HELLO = 1
 WELCOME = 2
 BATCH = 3
@@ -112,10 +114,10 @@ def format_position(position: Position) -> str:
 def parse_position(text: str) -> Position:
     """``(segment, offset)`` of ``segment:offset`` (WireError when malformed)."""
     segment, sep, offset = text.partition(":")
-    # isdigit() alone admits digits int() refuses ("²"); 20 digits hold any 64-bit position.
-    if not sep or not all(part.isascii() and part.isdigit() and len(part) <= 20 for part in (segment, offset)):
+    first, second = number(segment, 20), number(offset, 20)  # 20 digits hold any 64-bit position
+    if not sep or first is None or second is None:
         raise WireError(f"not a buffer position: {text!r}")
-    return int(segment), int(offset)
+    return first, second
 
 
 class FrameReader:

@@ -27,6 +27,7 @@ from io import FileIO
 from pathlib import Path
 
 from siem.errors import StoreError, StoreFullError
+from siem.pipeline.spool import write_all
 
 log = logging.getLogger(__name__)
 
@@ -167,12 +168,7 @@ class Outbox:
                 self._open_segment(self._segment + 1 if self._handle is not None else self._segment)
             assert self._handle is not None
             try:
-                view = memoryview(data)
-                while view:
-                    written = self._handle.write(view)
-                    if not written:
-                        raise OSError(errno.EIO, "short write")
-                    view = view[written:]
+                write_all(self._handle, data)
                 if self.fsync:
                     os.fsync(self._handle.fileno())
             except OSError as exc:

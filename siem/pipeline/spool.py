@@ -97,6 +97,16 @@ def decode(payload: bytes, key: str, checkpoint: str) -> RawRecord:
     )
 
 
+def write_all(handle: FileIO, data: bytes) -> None:
+    """Write all of ``data`` (an unbuffered file may take part of it); OSError on a failed write."""
+    view = memoryview(data)
+    while view:
+        written = handle.write(view)
+        if not written:
+            raise OSError(errno.EIO, "short write")
+        view = view[written:]
+
+
 class Spool:
     """Append-only segment files with replay from a committed position."""
 
@@ -205,7 +215,8 @@ class Spool:
             data = b"".join(parts)
             self._check_free(len(data))
             try:
-                self._write_all(data)
+                assert self._handle is not None
+                write_all(self._handle, data)
                 if self.fsync:
                     os.fsync(self._handle.fileno())
             except OSError as exc:
@@ -228,14 +239,6 @@ class Spool:
                 " the reserve kept for the store (pipeline.spool_min_free_mb)"
             )
 
-    def _write_all(self, data: bytes) -> None:
-        assert self._handle is not None
-        view = memoryview(data)
-        while view:
-            written = self._handle.write(view)
-            if not written:
-                raise OSError(errno.EIO, "short write")
-            view = view[written:]
 
     def _cut_back(self) -> None:
         """Drop a partly written tail so the segment ends at the last whole entry."""

@@ -12,8 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from siem.errors import SourceError
 from siem.pipeline import Pipeline
 from siem.store.base import EventQuery, Store
 from siem.store.factory import open_store
+from tests.collectors.waiting import wait_until
 from tests.conftest import PROJECT_ROOT, free_port
 
 DATAGRAMS = 5
@@ -54,13 +54,6 @@ def store(data_dir: Path) -> Iterator[Store]:
     opened = open_store(Config(data_dir=str(data_dir)), data_dir)
     yield opened
     opened.close()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def send_traffic(port: int) -> bytes:

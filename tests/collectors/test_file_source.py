@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from siem.config import Config, PipelineConfig
 from siem.pipeline import Pipeline
 from siem.store.base import EventQuery, Store
 from siem.store.factory import open_store
+from tests.collectors.waiting import wait_until
 
 
 @pytest.fixture
@@ -24,13 +24,6 @@ def store(data_dir: Path) -> Iterator[Store]:
     opened = open_store(Config(data_dir=str(data_dir)), data_dir)
     yield opened
     opened.close()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def lines(start: int, count: int) -> str:

@@ -27,6 +27,7 @@ from siem.errors import SourceError
 from siem.pipeline import Pipeline
 from siem.store.base import EventQuery, Store
 from siem.store.factory import open_store
+from tests.collectors.waiting import wait_until
 
 LIMIT = 65536
 
@@ -36,13 +37,6 @@ def store(data_dir: Path) -> Iterator[Store]:
     opened = open_store(Config(data_dir=str(data_dir)), data_dir)
     yield opened
     opened.close()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def lines(name: str, count: int) -> bytes:

@@ -19,6 +19,7 @@ from collectors.sources import forward_wire as wire
 from collectors.sources.contract import SourceOptions
 from collectors.sources.forwarded import ForwardedSource
 from tests.collectors.test_syslog_source import CollectingEmitter
+from tests.collectors.waiting import closed_by_server_within, wait_until
 from tests.forward.certs import Pair, TestCA
 
 HANDSHAKE_TIMEOUT = 0.75
@@ -66,13 +67,6 @@ def start(pki: Pki) -> Iterator[Callable[..., Listener]]:
         assert not thread.is_alive()
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def ward_context(pki: Pki, pair: Pair | None) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=str(pki.ca.ca_file))
     if pair is not None:
@@ -82,18 +76,6 @@ def ward_context(pki: Pki, pair: Pair | None) -> ssl.SSLContext:
 
 def connect(port: int, bind: str = "127.0.0.1") -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(bind, 0))
-
-
-def closed_by_server_within(client: socket.socket, seconds: float) -> float:
-    """Seconds until the server closes ``client`` (fails when it takes longer than ``seconds``)."""
-    started = time.monotonic()
-    client.settimeout(seconds)
-    try:
-        while client.recv(4096):
-            pass
-    except (ConnectionResetError, ssl.SSLError):  # closed with a reset or a TLS alert
-        pass
-    return time.monotonic() - started
 
 
 def hello(tls: ssl.SSLSocket) -> wire.FrameReader:

@@ -26,16 +26,10 @@ from siem.pipeline import Pipeline
 from siem.store.base import EventQuery
 from siem.store.factory import open_store
 from tests.collectors.test_syslog_source import CollectingEmitter
+from tests.collectors.waiting import wait_until
 
 TEN_MB = 10 * 1024 * 1024
 LIMIT = 65536
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 @pytest.fixture

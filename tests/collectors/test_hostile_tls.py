@@ -10,7 +10,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ import pytest
 from collectors.sources.contract import SourceOptions
 from collectors.sources.syslog import TcpSyslogSource, create_source
 from tests.collectors.test_syslog_source import CollectingEmitter, make_certificate
+from tests.collectors.waiting import closed_by_server_within, wait_until
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command for certificates")
 
@@ -48,13 +49,6 @@ def listener(certificate: tuple[Path, Path]) -> Iterator[tuple[TcpSyslogSource, 
     assert not thread.is_alive()
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def client_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(certificate[0]))
 
@@ -65,18 +59,6 @@ def send_over_tls(port: int, certificate: tuple[Path, Path], payload: bytes) -> 
         client_context(certificate).wrap_socket(raw, server_hostname="127.0.0.1") as tls,
     ):
         tls.sendall(payload)
-
-
-def closed_by_server_within(client: socket.socket, seconds: float) -> float:
-    """Seconds until the server closes ``client`` (fails when it takes longer than ``seconds``)."""
-    started = time.monotonic()
-    client.settimeout(seconds)
-    try:
-        while client.recv(4096):
-            pass
-    except (ConnectionResetError, ssl.SSLError):  # closed with a reset or a TLS alert
-        pass
-    return time.monotonic() - started
 
 
 def test_garbage_instead_of_a_handshake(listener: tuple[TcpSyslogSource, CollectingEmitter],

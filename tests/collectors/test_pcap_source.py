@@ -7,8 +7,7 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from siem.errors import ParseError
 from siem.pipeline import Pipeline
 from siem.store.base import EventQuery, Store
 from siem.store.factory import open_store
+from tests.collectors.waiting import wait_until
 from tests.conftest import PROJECT_ROOT
 
 PAYLOAD = 100
@@ -63,13 +63,6 @@ def store(data_dir: Path) -> Iterator[Store]:
     opened = open_store(Config(data_dir=str(data_dir)), data_dir)
     yield opened
     opened.close()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def stored(store: Store) -> list[dict[str, object]]:
