@@ -129,8 +129,8 @@ def accept_connections(
                 continue
             ip = peer_ip(address)
             if not limits.admit(ip):
+                refusals.refuse(ip, emit)  # counted before the close a client can observe
                 connection.close()
-                refusals.refuse(ip, emit)
                 continue
             thread = threading.Thread(
                 target=run_one, args=(connection, ip, address), name=f"{thread_name}-{address[0]}:{address[1]}",
@@ -140,9 +140,9 @@ def accept_connections(
                 thread.start()
             except RuntimeError as exc:  # no more threads: refuse like a limit
                 limits.release(ip)
-                connection.close()
                 log.warning("%s: cannot serve %s: %s", url, ip, exc)
                 refusals.refuse(ip, emit)
+                connection.close()
                 continue
             threads = [t for t in threads if t.is_alive()]
             threads.append(thread)

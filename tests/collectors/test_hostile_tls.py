@@ -83,7 +83,8 @@ def test_stalled_handshake_is_cut_off_while_others_are_served(
         wait_until(lambda: len(emit.records) == 1)
         waited = closed_by_server_within(stalled, 5)
     assert waited < HANDSHAKE_TIMEOUT + 2
-    assert emit.rejections == 1
+    # The socket closes inside wrap_socket, a moment before the listener counts the rejection.
+    wait_until(lambda: emit.rejections == 1)
 
 
 def test_dripping_handshake_has_one_deadline(listener: tuple[TcpSyslogSource, CollectingEmitter]) -> None:
