@@ -19,6 +19,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
@@ -172,7 +173,10 @@ class TriageApp(App[None]):
 
     def show_detail(self) -> None:
         """Fill the detail pane for the selected incident."""
-        pane = self.query_one("#facts", Static)
+        try:
+            pane = self.query_one("#facts", Static)
+        except NoMatches:  # a highlight handled while the app closes, after its widgets are gone
+            return
         incident = self.selected
         if incident is None:
             pane.update(Text(_("No open incidents. New ones appear here as alerts arrive."), style="dim"))

@@ -171,3 +171,33 @@ def test_a_change_that_lost_the_race_is_refused_and_reloaded(
         assert actions(filled, shown.id)[-1] == ("minh", "incident.acknowledged")
 
     asyncio.run(scenario())
+
+
+def test_refresh_while_a_prompt_is_open_keeps_the_queue_and_the_note(
+    filled: SqliteStore, clock: Clock, data_dir: Path
+) -> None:
+    """The periodic refresh runs while an officer types a note in the modal prompt."""
+    async def scenario() -> None:
+        app = app_for(filled, clock, refresh=0.1)
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            top = app.selected
+            assert top is not None
+            await pilot.press("n")
+            await pilot.pause()
+            other = SqliteStore(data_dir / "siem.db")
+            try:
+                critical = dataclasses.replace(SSH_RULE, level="critical", title="Ransomware note")
+                AlertService(other, Config(), clock=clock).process(
+                    ssh_alerts(other, [ssh_event(50, T0 + 50, source="192.0.2.66")], rule=critical))
+            finally:
+                other.close()
+            for _ in range(30):  # several refreshes behind the prompt
+                await pilot.pause(0.1)
+                if len(app.incidents) == 3:
+                    break
+            assert len(app.incidents) == 3
+            await pilot.press(*"camera reset", "enter")
+            await pilot.pause()
+        assert ("lan", "incident.note") in actions(filled, top.id)
+
+    asyncio.run(scenario())
