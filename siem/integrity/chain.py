@@ -13,6 +13,9 @@ writes the same bytes for them ten times faster, encodes them; audit rows and se
 
 - row hash = SHA-256(canonical encoding of the row, key column first);
 - batch digest = SHA-256(``siem-batch\\0`` kind ``\\0`` row hash 1 ... row hash n), rows in key order;
+- a stored document (Elasticsearch) is a row ``[index, id, source]`` whose canonical bytes are
+  the same compact JSON with object keys sorted (``encode_document``): its row hash and the
+  batch digest follow as above;
 - chain = SHA-256(``siem-chain\\0`` previous chain (32 zero bytes for the first seal)
   batch digest, canonical encoding of [seal id, kind, first key, last key, row count,
   sealed at, meta JSON]).
@@ -61,6 +64,30 @@ def encode_row(values: Sequence[object]) -> bytes:
 def encode_mixed_row(values: Sequence[object]) -> bytes:
     """The canonical bytes of any row (reals too), by the reference encoder (the standard library)."""
     return json.dumps(list(values), ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+
+
+def encode_document(values: Sequence[object]) -> bytes:
+    """The canonical bytes of a stored document (Elasticsearch): ``[index, id, source]`` by the
+    reference encoder with object keys sorted, so the order a server returns keys in does not count.
+    Without reals (where the two differ) orjson writes the same bytes faster."""
+    if not _has_real(values):
+        try:
+            return orjson.dumps(list(values), option=orjson.OPT_SORT_KEYS)
+        except (orjson.JSONEncodeError, TypeError):
+            pass  # lone surrogates, huge integers, keys that are not text: the reference encoder
+    return json.dumps(list(values), ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode(
+        "utf-8", "surrogatepass")
+
+
+def _has_real(value: object) -> bool:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return False
+    if isinstance(value, dict):
+        return any(_has_real(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_real(item) for item in value)
+    return True  # a real, or anything else: the reference encoder decides
 
 
 def row_hash(canonical: bytes) -> bytes:

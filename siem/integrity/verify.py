@@ -42,7 +42,8 @@ class SealReader(Protocol):
 
 @runtime_checkable
 class SealedStore(Protocol):
-    """A store that seals its batches (the SQLite store)."""
+    """A store that seals its batches by row number (the SQLite store; for the Elasticsearch
+    store see ``siem.integrity.documents``)."""
 
     def integrity_snapshot(self) -> AbstractContextManager[SealReader]: ...
 
@@ -136,6 +137,10 @@ def _broken(seal: Seal, reason: str) -> Broken:
 def verify(store: object, *, since: float | None = None, anchor: Anchor | None = None) -> VerifyResult:
     """Check the store's seals; ``since`` limits the (costly) event digests to batches sealed
     from then on, ``anchor`` is a head recorded elsewhere that the chain must still reach."""
+    from siem.integrity.documents import DocumentSealedStore, verify_documents
+
+    if isinstance(store, DocumentSealedStore):
+        return verify_documents(store, since=since, anchor=anchor)
     if not isinstance(store, SealedStore):
         backend = getattr(store, "backend", type(store).__name__)
         raise StoreError(_("log integrity verification is not supported on the {backend} store; "
@@ -154,8 +159,8 @@ def verify(store: object, *, since: float | None = None, anchor: Anchor | None =
         if head is None and seals:
             result.warnings.append(_("no head file beside the store: removal of the newest batches "
                                      "cannot be detected (it is written again at the next sealed write)"))
-        _check_anchor(head, seals, _("the head file"), result)
-        _check_anchor(anchor, seals, _("the anchor"), result)
+        check_anchor(head, seals, _("the head file"), result)
+        check_anchor(anchor, seals, _("the anchor"), result)
         result.unsealed_audit = reader.unsealed()[1]
     if not seals:
         result.warnings.append(_("nothing is sealed yet: seals are made as events are stored"))
@@ -166,6 +171,10 @@ def current_head(store: object) -> Anchor | None:
     """The store's newest seal as an anchor, without verifying anything (cheap): print it in
     reports and e-mails so that a later ``siem verify --anchor`` can compare. None when the
     store seals nothing (yet, or at all)."""
+    from siem.integrity.documents import DocumentSealedStore
+
+    if isinstance(store, DocumentSealedStore):
+        return store.document_seal_reader().newest()
     if not isinstance(store, SealedStore):
         return None
     with store.integrity_snapshot() as reader:
@@ -269,7 +278,8 @@ def _check_counts(reader: SealReader, seals: list[Seal], retired: dict[int, int]
                           _("{count} events are stored after the last seal without one").format(count=unsealed)))
 
 
-def _check_anchor(anchor: Anchor | None, seals: list[Seal], what: str, result: VerifyResult) -> None:
+def check_anchor(anchor: Anchor | None, seals: list[Seal], what: str, result: VerifyResult) -> None:
+    """Report when ``anchor`` (the head file, or one kept elsewhere) is not reached by ``seals``."""
     if anchor is None:
         return
     newest = seals[-1].id if seals else 0

@@ -18,9 +18,11 @@ def open_store(config: Config, data_dir: Path) -> Store:
         return SqliteStore(data_dir / config.store.sqlite_file, fsync=config.pipeline.fsync)
     if backend == "elasticsearch":
         # Imported here: the client is only loaded when this backend is chosen.
+        from siem.store.elasticsearch.seals import head_path
         from siem.store.elasticsearch.store import ElasticsearchStore
 
-        return ElasticsearchStore(config.store.elasticsearch)
+        return ElasticsearchStore(config.store.elasticsearch,
+                                  seal_head=head_path(data_dir, config.store.elasticsearch))
     raise StoreError(
         f"unknown store backend {backend!r}; use 'sqlite' or 'elasticsearch'",
         path=config.source_file,

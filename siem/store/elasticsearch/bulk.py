@@ -40,11 +40,17 @@ class BulkOutcome:
     duplicates: int = 0
     #: (action, HTTP status, reason) of the refused ones.
     refused: list[tuple[Action, int, str]] = field(default_factory=list)
+    #: (action, the concrete index that holds it) of the created ones, for the integrity seal.
+    created: list[tuple[Action, str]] = field(default_factory=list)
+    #: The actions answered 409 (an event with that id exists).
+    conflicts: list[Action] = field(default_factory=list)
 
     def add(self, other: BulkOutcome) -> None:
         self.written += other.written
         self.duplicates += other.duplicates
         self.refused.extend(other.refused)
+        self.created.extend(other.created)
+        self.conflicts.extend(other.conflicts)
 
 
 def _operations(actions: Sequence[Action]) -> list[dict[str, Any]]:
@@ -99,8 +105,10 @@ class BulkWriter:
                 status = int(result["status"])
                 if status in (200, 201):
                     outcome.written += 1
+                    outcome.created.append((action, str(result.get("_index") or action.index)))
                 elif status == 409:
                     outcome.duplicates += 1
+                    outcome.conflicts.append(action)
                 elif retryable(status) and attempt < self.cluster.config.max_retries:
                     retry.append(action)
                     last_reason = _item_reason(result)

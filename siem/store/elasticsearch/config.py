@@ -52,6 +52,12 @@ class ElasticsearchConfig:
     #: Index lifecycle installed by ``siem es setup``: roll over at this size or age.
     rollover_max_size_gb: int = 50
     rollover_max_age_days: int = 1
+    #: Seal each batch of events and each audit entry in a hash chain (index ``<prefix>-seals``)
+    #: so that ``siem verify`` can prove them unaltered.
+    seals: bool = True
+    #: Where the head of the seal chain is kept: a path relative to the data directory (or
+    #: absolute); by default ``<index_prefix>.es-seal-head`` in the data directory.
+    seal_head_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.compatibility not in COMPATIBILITY_CHOICES:

@@ -15,6 +15,7 @@ from siem.store.elasticsearch import mapping
 from siem.store.elasticsearch.bulk import BulkWriter
 from siem.store.elasticsearch.cluster import Cluster
 from siem.store.elasticsearch.config import ElasticsearchConfig
+from siem.store.elasticsearch.seals import Sealer
 
 #: Largest page of one search request (Elasticsearch's default max_result_window).
 PAGE = 10000
@@ -33,6 +34,8 @@ class IndexAccess:
         self._seq = time.time_ns()
         self._closed = False
         self.dead_letters = 0
+        #: Seals batches and audit entries in a hash chain (set by the store; None: no sealing).
+        self.sealer: Sealer | None = None
         self.cluster.call("cannot connect to the store", self.cluster.client.info)
         self._bulk = BulkWriter(self.cluster)
 
@@ -143,6 +146,8 @@ class IndexAccess:
             "target": target, "before": json.dumps(before, default=str),
             "after": json.dumps(after, default=str),
         }
-        self.cluster.call("cannot write the audit log", self.cluster.client.index,
-                          index=self.names.audit, document=document, refresh=self.config.refresh)
+        response = self.cluster.call("cannot write the audit log", self.cluster.client.index,
+                                     index=self.names.audit, document=document, refresh=self.config.refresh)
+        if self.sealer is not None:
+            self.sealer.seal_audit(str(response["_index"]), str(response["_id"]), document)
 

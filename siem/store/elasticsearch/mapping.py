@@ -110,6 +110,8 @@ class IndexNames:
         self.audit = f"{prefix}-audit"
         self.source_stats = f"{prefix}-source-stats"
         self.deadletter = f"{prefix}-deadletter"
+        #: Integrity seals of the events and the audit log (siem/store/elasticsearch/seals.py).
+        self.seals = f"{prefix}-seals"
         self.everything = f"{prefix}-*"
 
     def events(self, dataset: Any) -> str:

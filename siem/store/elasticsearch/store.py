@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from siem import event as ecs
@@ -35,8 +36,10 @@ from siem.store.base import (
 from siem.store.elasticsearch import aggregate, mapping
 from siem.store.elasticsearch.bulk import Action, dead_letter_document
 from siem.store.elasticsearch.cases import CaseIndices
+from siem.store.elasticsearch.config import ElasticsearchConfig
 from siem.store.elasticsearch.indices import PAGE
 from siem.store.elasticsearch.records import document_alert, level_rank, sort
+from siem.store.elasticsearch.seals import MAX_SEQ, SEQ_GAP, SLACK, EsSealReader, Sealer, sealing_paused
 from siem.store.elasticsearch.search import (
     TEXT_TYPES,
     adapt_wildcards,
@@ -70,6 +73,15 @@ class ElasticsearchStore(CaseIndices):
 
     backend = "elasticsearch"
 
+    def __init__(self, config: ElasticsearchConfig, *, seal_head: Path | None = None) -> None:
+        """Connect (StoreError naming the hosts if the cluster does not answer). With
+        ``config.seals`` each write and audit entry is sealed (seals.py), and the head of the
+        chain written to ``seal_head`` (None: no head file)."""
+        super().__init__(config)
+        self.seal_head = seal_head
+        if config.seals:
+            self.sealer = Sealer(self.cluster, self.names, config, seal_head)
+
     # -- events ---------------------------------------------------------------------------
 
     def write(
@@ -78,7 +90,7 @@ class ElasticsearchStore(CaseIndices):
         """Create the events (existing ids are duplicates), then advance the checkpoints."""
         self.check_open()
         now_ms = int(time.time() * 1000)
-        seq = self.next_seq(len(batch))
+        seq = self.next_seq(len(batch) + SEQ_GAP)  # a gap after each batch: seals.py
         actions: list[Action] = []
         for offset, event in enumerate(batch):
             index = self.names.events(event.get(ecs.DATASET))
@@ -90,6 +102,8 @@ class ElasticsearchStore(CaseIndices):
         outcome = self._bulk.create(actions)
         if outcome.refused:
             self._dead_letter(outcome.refused)
+        if self.sealer is not None:  # after the events are acknowledged, before the checkpoints
+            self.sealer.seal_events(outcome.created, outcome.conflicts, range(seq, seq + len(batch)))
         if checkpoints:
             self._put_checkpoints(checkpoints)
         return WriteResult(written=outcome.written, duplicates=outcome.duplicates)
@@ -354,18 +368,34 @@ class ElasticsearchStore(CaseIndices):
         up with ``siem es setup`` the lifecycle policy also deletes whole old indices."""
         self.check_open()
         deleted = 0
-        client = self.cluster.client
         if max_age_days > 0:
             cutoff_ms = int((now - max_age_days * 86400) * 1000)
-            response = self.cluster.call(
-                "cannot delete old events", client.delete_by_query,
-                index=self.names.events_pattern,
-                query={"range": {mapping.TS_FIELD: {"lt": cutoff_ms}}},
-                refresh=True, conflicts="proceed", ignore_unavailable=True, allow_no_indices=True,
-            )
-            deleted += int(response.get("deleted", 0))
+            deleted += self._retire({"range": {mapping.TS_FIELD: {"lt": cutoff_ms}}}, (cutoff_ms - 1, MAX_SEQ))
         if max_size_mb > 0:
             deleted += self._trim_to_size(max_size_mb * 1024 * 1024)
+        return deleted
+
+    def _retire(self, query: dict[str, Any], before: tuple[int, int]) -> int:
+        """Delete the events ``query`` matches, (ts, seq) up to ``before``, and seal the removal.
+        While sealing, only sealed events go (those of a write in progress wait for the next run)."""
+        with sealing_paused(self.sealer) as sealer:
+            through = None if sealer is None else sealer.through
+            removed = 0
+            if sealer is not None and through is not None and sealer.first is not None:
+                query = {"bool": {"filter": [query, {"range": {mapping.SEQ_FIELD: {"lte": through + SLACK}}}]}}
+                sealed = {"range": {mapping.SEQ_FIELD: {"gte": sealer.first - SLACK}}}
+                removed = int(self.cluster.call(
+                    "cannot count old events", self.cluster.client.count, index=self.names.events_pattern,
+                    query={"bool": {"filter": [query, sealed]}}, ignore_unavailable=True, allow_no_indices=True,
+                )["count"])
+            response = self.cluster.call(
+                "cannot delete old events", self.cluster.client.delete_by_query,
+                index=self.names.events_pattern, query=query,
+                refresh=True, conflicts="proceed", ignore_unavailable=True, allow_no_indices=True,
+            )
+            deleted = int(response.get("deleted", 0))
+            if deleted and sealer is not None and through is not None:
+                sealer.seal_retention(before, through, removed, deleted)
         return deleted
 
     def _trim_to_size(self, limit_bytes: int) -> int:
@@ -378,18 +408,50 @@ class ElasticsearchStore(CaseIndices):
             if used <= limit_bytes or events == 0:
                 break
             wanted = min(RETENTION_CHUNK, int((used - limit_bytes) / (used / events)) + 1)
-            oldest = self._search_events(EventQuery(limit=wanted, newest_first=False))
-            response = self.cluster.call(
-                "cannot delete old events", self.cluster.client.delete_by_query,
-                index=self.names.events_pattern,
-                query={"ids": {"values": [_event_id(event) for event in oldest]}},
-                refresh=True, conflicts="proceed", ignore_unavailable=True, allow_no_indices=True,
-            )
-            count = int(response.get("deleted", 0))
+            with sealing_paused(self.sealer) as sealer:
+                through = None if sealer is None else sealer.through
+                oldest = self._oldest(wanted, through)
+                if not oldest:
+                    break
+                before = max((ts, seq) for ts, seq, _ in oldest)
+                response = self.cluster.call(
+                    "cannot delete old events", self.cluster.client.delete_by_query,
+                    index=self.names.events_pattern,
+                    query={"ids": {"values": [ident for _, _, ident in oldest]}},
+                    refresh=True, conflicts="proceed", ignore_unavailable=True, allow_no_indices=True,
+                )
+                count = int(response.get("deleted", 0))
+                if count and sealer is not None and through is not None and sealer.first is not None:
+                    removed = sum(1 for _, seq, _ in oldest if seq >= sealer.first)
+                    sealer.seal_retention(before, through, removed, count)
             deleted += count
             if count == 0:
                 break
         return deleted
+
+    def _oldest(self, wanted: int, through: int | None) -> list[tuple[int, int, str]]:
+        """(ts, seq, id) of the ``wanted`` oldest events (sealed up to ``through`` when given),
+        and of every other one not newer than the newest of them by exact (ts, seq)."""
+        filters = [] if through is None else [{"range": {mapping.SEQ_FIELD: {"lte": through + SLACK}}}]
+
+        def fetch(extra: list[dict[str, Any]], size: int) -> list[tuple[int, int, str]]:
+            query = {"bool": {"filter": filters + extra}} if filters + extra else {"match_all": {}}
+            response = self.cluster.call(
+                "cannot find old events", self.cluster.client.search, index=self.names.events_pattern,
+                query=query, sort=sort_order(False), size=size,
+                source_includes=[mapping.TS_FIELD, mapping.SEQ_FIELD],
+                ignore_unavailable=True, allow_no_indices=True, track_total_hits=False)
+            keys = ((int(hit["_source"].get(mapping.TS_FIELD, 0)), int(hit["_source"].get(mapping.SEQ_FIELD, 0)),
+                     str(hit["_id"])) for hit in response["hits"]["hits"])
+            return [key for key in keys if through is None or key[1] <= through]
+
+        oldest = fetch([], wanted)
+        if not oldest:
+            return []
+        # Events of the newest time among them that a coarse sort put after it go too.
+        last = max((ts, seq) for ts, seq, _ in oldest)
+        same = fetch([{"term": {mapping.TS_FIELD: last[0]}}], PAGE)
+        return list(dict.fromkeys([*oldest, *(key for key in same if (key[0], key[1]) <= last)]))
 
     def _size_bytes(self, pattern: str) -> int:
         response = self.cluster.call(
@@ -398,6 +460,13 @@ class ElasticsearchStore(CaseIndices):
         )
         total = response.get("_all", {}).get("primaries", {}).get("store", {})
         return int(total.get("size_in_bytes", 0))
+
+    # -- integrity ------------------------------------------------------------------------
+
+    def document_seal_reader(self) -> EsSealReader:
+        """What ``siem verify`` reads (siem.integrity.documents)."""
+        self.check_open()
+        return EsSealReader(self.cluster, self.names, self.seal_head)
 
     # -- status and audit -----------------------------------------------------------------
 
