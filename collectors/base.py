@@ -7,13 +7,15 @@ events. A record no parser understands is never dropped: it becomes an event of 
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from collectors.parsers.stamps import format_epoch
 from siem import event as ecs
-from siem.event import Event, make_event_id
+from siem.event import Event
 
 
 @dataclass(slots=True)
@@ -42,8 +44,10 @@ class RawRecord:
     source: str = ""
 
     def record_id(self) -> str:
-        """The stable event id for (the first event of) this record."""
-        return make_event_id(self.origin, self.key, self.text)
+        """The stable event id for (the first event of) this record: ``make_event_id(origin, key,
+        text)``, hashed in one piece (the same bytes, fewer calls; every event pays it)."""
+        data = f"{self.origin}\0{self.key}\0{self.text}\0".encode("utf-8", "surrogatepass")
+        return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 class Parser(Protocol):
@@ -84,7 +88,7 @@ SourceFactory = Callable[..., Source]
 def failure_event(record: RawRecord, reason: str) -> Event:
     """The event that keeps a record no parser understood, with the reason."""
     event: Event = {
-        ecs.TIMESTAMP: ecs.format_timestamp(record.received),
+        ecs.TIMESTAMP: format_epoch(record.received),
         ecs.ID: record.record_id(),
         ecs.KIND: "event",
         ecs.DATASET: ecs.UNKNOWN_DATASET,

@@ -16,7 +16,6 @@ are not registered are skipped, so the table may name parsers that are written l
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 import sys
@@ -25,6 +24,7 @@ from typing import Any
 
 from collectors.base import Parser, RawRecord, failure_event
 from collectors.parsers import MessageParser, envelope
+from collectors.parsers.literals import required_literals
 from collectors.parsers.syslog import SyslogParser
 from siem import event as ecs
 from siem.errors import ParseError, PluginError
@@ -52,7 +52,8 @@ DETECTORS: list[tuple[str, Detector]] = [
     ("ufw", re.compile(r"\[UFW [A-Z]+\]")),
     # An interface name holds no "=": the scan stops at the next key, so a long run of "IN=x"
     # without a space is linear (with \S* it was quadratic, found by bench/fuzz.py).
-    ("iptables", re.compile(r"\bIN=[^\s=]* OUT=\S* ")),
+    # \bIN= with the literal first (searched for quickly; see iptables._PAIR_PROTO).
+    ("iptables", re.compile(r"IN(?<=\bIN)=[^\s=]* OUT=\S* ")),
 ]
 
 #: Programs whose lines are Linux system logs when no message parser claims them.
@@ -76,38 +77,6 @@ def _catalog_detectors() -> list[tuple[str, Detector]]:
     return list(catalog)
 
 
-def required_literals(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
-    """Texts of which a match must contain one (a cheap test before the regex), or None.
-
-    Takes the longest run of plain characters at the top level of each ``|`` branch; a
-    branch without one (or an unusual pattern) means no pre-test.
-    """
-    if pattern.flags & re.IGNORECASE:
-        return None
-    try:  # the standard library's own regex parser (private, hence the guard)
-        _parser: Any = importlib.import_module("re._parser")
-        _constants: Any = importlib.import_module("re._constants")
-        parsed = list(_parser.parse(pattern.pattern, pattern.flags))
-    except (ImportError, re.error, TypeError, ValueError):
-        return None
-    branches = [parsed]
-    if len(parsed) == 1 and parsed[0][0] is _constants.BRANCH:
-        branches = [list(branch) for branch in parsed[0][1][1]]
-    literals = []
-    for branch in branches:
-        best, run = "", ""
-        for op, value in branch:
-            if op is _constants.LITERAL:
-                run += chr(value)
-                best = max(best, run, key=len)
-            elif op is not _constants.AT:  # anchors take no characters
-                run = ""
-        if not best:
-            return None
-        literals.append(best)
-    return tuple(literals)
-
-
 class _Detection:
     """One detector with its cheap pre-test (a literal the match must contain)."""
 
@@ -117,19 +86,6 @@ class _Detection:
         self.name = name
         self.detector = detector
         self.literals = required_literals(detector) if isinstance(detector, re.Pattern) else None
-
-    def matches(self, text: str) -> bool:
-        literals = self.literals
-        if literals is not None:
-            if len(literals) == 1:
-                if literals[0] not in text:
-                    return False
-            elif not any(literal in text for literal in literals):
-                return False
-        detector = self.detector
-        if isinstance(detector, re.Pattern):
-            return detector.search(text) is not None
-        return bool(detector(text))
 
 
 class AutoParser:
@@ -151,6 +107,11 @@ class AutoParser:
             if name not in detectors and self._parser(name) is not None:
                 detectors[name] = _Detection(name, detector)
         self._detectors: Sequence[_Detection] = list(detectors.values())
+        # (name, literals, test) flattened: the loop below runs for most lines, without a call per detector
+        self._table = [
+            (d.name, d.literals, d.detector.search if isinstance(d.detector, re.Pattern) else d.detector)
+            for d in self._detectors
+        ]
         self._programs = {program: name for program, name in PROGRAMS.items() if self._parser(name) is not None}
 
     def _parser(self, name: str) -> Parser | None:
@@ -174,9 +135,15 @@ class AutoParser:
 
     def _detect(self, text: str) -> str | None:
         text = text[:DETECT_WINDOW]  # see catalog.DETECT_WINDOW: bounded time on hostile lines
-        for detection in self._detectors:
-            if detection.matches(text):
-                return detection.name
+        for name, literals, test in self._table:  # none of a detector's literals there: it cannot match
+            if literals is not None:
+                for literal in literals:
+                    if literal in text:
+                        break
+                else:
+                    continue
+            if test(text):
+                return name
         return None
 
     def parse(self, record: RawRecord) -> list[Event]:

@@ -27,6 +27,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collectors.base import RawRecord
+from collectors.parsers.stamps import format_epoch
 from siem import event as ecs
 from siem.errors import ParseError
 from siem.event import Event
@@ -273,7 +274,7 @@ def start_event(record: RawRecord, env: Envelope, dataset: str) -> Event:
     event: Event = {
         ecs.TIMESTAMP: formatted(moment)
         if moment is not None
-        else ecs.format_timestamp(record.received),
+        else format_epoch(record.received),
         ecs.ID: record.record_id(),
         ecs.KIND: "event",
         ecs.DATASET: dataset,

@@ -76,11 +76,10 @@ def parse_message(
     vendor, product, dataset = "Linux", "iptables", IPTABLES_DATASET
     action: str | None = None
     ufw = _UFW.search(prefix)
-    edgeos = _edgeos(prefix)
     if ufw:
         vendor, product, dataset = "Canonical", "ufw", UFW_DATASET
         action = ufw.group(1).split()[-1].lower()
-    elif edgeos:
+    elif edgeos := _edgeos(prefix):
         event["rule.name"] = edgeos.group("name")
         event["rule.id"] = edgeos.group("id")
         action = EDGEOS_ACTIONS[edgeos.group("action")]
@@ -127,8 +126,10 @@ def _edgeos(prefix: str) -> re.Match[str] | None:
     return _EDGEOS.match(prefix, first) if first >= 0 else None
 
 
-_PAIR_PROTO = re.compile(r"\bPROTO=(\S+)")
-_MAC = re.compile(r"\bMAC=((?:[0-9a-f]{2}:){12}[0-9a-f]{2})")
+# ``\bPROTO=`` written with the word first: a pattern that starts with a literal is searched
+# for by that literal (fast); one that starts with ``\b`` is tried at every position.
+_PAIR_PROTO = re.compile(r"PROTO(?<=\bPROTO)=(\S+)")
+_MAC = re.compile(r"MAC(?<=\bMAC)=((?:[0-9a-f]{2}:){12}[0-9a-f]{2})")
 
 
 def _mac(body: str) -> tuple[str, str] | None:

@@ -16,6 +16,7 @@ from datetime import UTC, tzinfo
 
 from collectors.base import RawRecord
 from collectors.parsers import envelope
+from collectors.parsers.literals import required_literals
 from siem import event as ecs
 from siem.errors import ParseError
 from siem.event import Event
@@ -297,6 +298,10 @@ RULES: list[tuple[re.Pattern[str], str, str | None, str, list[str]]] = [
 #: Longer messages are not auth messages (sudo splits its lines near 1000 characters); the
 #: patterns' ``.*?`` would cost time quadratic in the length on a hostile line.
 MAX_MESSAGE = 8192
+#: RULES with each one's required literals (``collectors/parsers/literals.py``): most messages
+#: skip most rules without running their regex. (Not a dict by pattern: hashing a compiled
+#: pattern hashes its whole program, every time.)
+_PRETESTED = [(required_literals(rule[0]), rule) for rule in RULES]
 _REPEATED = re.compile(r"message repeated \d+ times: \[ ?(.*?) ?\]$")
 _TAG = re.compile(r"^([\w.-]+)(?:\([\w:-]+\))?(?:\[(\d+)\])?: ")
 _PAM_SERVICE = re.compile(r"pam_\w+\((?P<service>[\w-]+):")
@@ -326,7 +331,13 @@ def parse_message(
     repeated = _REPEATED.search(message)
     text = (repeated.group(1) if repeated else message).strip()
     program = program_of(event)
-    for pattern, action, outcome, category, types in RULES:
+    for literals, (pattern, action, outcome, category, types) in _PRETESTED:
+        if literals is not None:  # none of the texts every match contains: no match
+            for literal in literals:
+                if literal in text:
+                    break
+            else:
+                continue
         match = pattern.search(text)
         if match is None:
             continue

@@ -23,6 +23,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collectors.base import RawRecord
+from collectors.parsers.stamps import format_epoch
 from siem import event as ecs
 from siem.errors import ParseError
 from siem.event import Event
@@ -54,6 +55,13 @@ _BSD_TIME = re.compile(r"[*.]?([A-Z][a-z]{2}) {1,2}(\d{1,2})(?: (\d{4}))? (\d{2}
 # TAG: the program name, an optional [PID], then a colon (RFC 3164 4.1.3). Not '%' (Cisco
 # message ids) and not CEF/LEEF headers.
 _TAG = re.compile(r"(?!(?:CEF|LEEF):)([\w./-][^\s\[\]:]{0,63})(?:\[([^\]\s]{0,32})\])?:(?: |$)")
+# The usual RFC 3164 header in one regex, "Mmm dd hh:mm:ss HOST TAG[PID]: ": the time as _BSD_TIME
+# reads it (no year, no fraction), a HOST the general path accepts (no ":", "=", leading "%")
+# and _TAG. When it matches, the general path gives the same fields; when not, that path runs.
+_FAST_3164 = re.compile(
+    r"([A-Z][a-z]{2} {1,2}\d{1,2} \d{2}:\d{2}:\d{2}) ([^\s:%=][^\s:=]*) "
+    r"(?!(?:CEF|LEEF):)([\w./-][^\s\[\]:]{0,63})(?:\[([^\]\s]{0,32})\])?:(?: |$)"
+)
 _SD_PARAM = re.compile(r' ([^\s="\]]{1,32})="((?:[^"\\]|\\.)*)"')
 _SD_UNESCAPE = re.compile(r"\\([\"\\\]])")
 
@@ -121,6 +129,29 @@ class _TimeCache:
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str, int], float] = {}
+        self._texts: dict[tuple[str, str, int], str] = {}
+
+    def bsd_stamp_at(self, text: str, start: int, end: int, record: RawRecord) -> str:
+        """``bsd_stamp`` of the BSD timestamp ``text[start:end]`` (which ``_BSD_TIME`` matches
+        there), without running that regex when the text is cached."""
+        stamp = self._texts.get((text[start:end], record.timezone, int(record.received // 3600)))
+        if stamp is not None:
+            return stamp
+        match = _BSD_TIME.match(text, start)
+        if match is None or match.end() != end:
+            raise ValueError(f"no BSD timestamp at {start}-{end} of {text!r}")  # a bug: never happens
+        return self.bsd_stamp(match, record)
+
+    def bsd_stamp(self, match: re.Match[str], record: RawRecord) -> str:
+        """``@timestamp`` text of a BSD timestamp match (``format_epoch`` of ``bsd``), cached alike."""
+        key = (match.group(0), record.timezone, int(record.received // 3600))
+        text = self._texts.get(key)
+        if text is None:
+            text = format_epoch(self.bsd(match, record))
+            if len(self._texts) > 4096:
+                self._texts.clear()
+            self._texts[key] = text
+        return text
 
     def bsd(self, match: re.Match[str], record: RawRecord) -> float:
         key = (match.group(0), record.timezone, int(record.received // 3600))
@@ -148,8 +179,43 @@ class _TimeCache:
         return moment
 
 
+#: The priority fields of each valid PRI value (0-191), in the order the parser sets them.
+_PRIORITY_FIELDS: tuple[dict[str, int | str], ...] = tuple(
+    {
+        ecs.LOG_SYSLOG_PRIORITY: priority,
+        "log.syslog.facility.code": priority >> 3,
+        "log.syslog.facility.name": FACILITIES[priority >> 3],
+        "log.syslog.severity.code": priority & 7,
+        "log.syslog.severity.name": SEVERITIES[priority & 7],
+    }
+    for priority in range(192)
+)
+# Origins repeat (one per sender, or per connection): their sender address is kept. Bounded.
+_OBSERVERS: dict[str, str | None] = {}
+_CACHE_SIZE = 4096
+
+
+def _tag(text: str, position: int, space: int) -> re.Match[str] | None:
+    """``_TAG`` at ``position`` (``space``: the next space, or -1). A tag ends in a colon before
+    any white space: a first word without one is no tag, and the regex need not run."""
+    if text.find(":", position, space if space >= 0 else len(text)) < 0:
+        return None
+    return _TAG.match(text, position)
+
+
 def observer_ip(origin: str) -> str | None:
     """The sender address of a network origin (``udp://192.0.2.7``, ``tcp://[2001:db8::1]``)."""
+    try:
+        return _OBSERVERS[origin]
+    except KeyError:
+        pass
+    if len(_OBSERVERS) >= _CACHE_SIZE:
+        _OBSERVERS.clear()
+    address = _OBSERVERS[origin] = _observer_ip(origin)
+    return address
+
+
+def _observer_ip(origin: str) -> str | None:
     scheme, sep, rest = origin.partition("://")
     if not sep or scheme not in ("udp", "tcp", "tls"):
         return None
@@ -191,18 +257,30 @@ class SyslogParser:
 
     def __init__(self) -> None:
         self._times = _TimeCache()
-        self._formatted: dict[float, str] = {}
+        self._stamps: dict[float, str] = {}  # header times repeat: their text is kept
+        self._iso_texts: dict[tuple[str, str], str] = {}
 
     def parse(self, record: RawRecord) -> list[Event]:
         """One event of the record; ParseError when the text is not syslog."""
         return [self.envelope(record)]
 
-    def _format(self, moment: float) -> str:
-        text = self._formatted.get(moment)
+    def _iso_stamp(self, match: re.Match[str], record: RawRecord) -> str:
+        """``@timestamp`` text of an ``_RFC3339`` match, kept per (stamp, time zone): stamps repeat."""
+        key = (match.group(0), record.timezone)
+        text = self._iso_texts.get(key)
         if text is None:
-            if len(self._formatted) > 4096:
-                self._formatted.clear()
-            text = self._formatted[moment] = ecs.format_timestamp(moment)
+            text = self._stamp(parse_rfc3339(match, zone(record.timezone)))
+            if len(self._iso_texts) >= _CACHE_SIZE:
+                self._iso_texts.clear()
+            self._iso_texts[key] = text
+        return text
+
+    def _stamp(self, moment: float) -> str:
+        text = self._stamps.get(moment)
+        if text is None:
+            if len(self._stamps) >= _CACHE_SIZE:
+                self._stamps.clear()
+            text = self._stamps[moment] = format_epoch(moment)
         return text
 
     def envelope(self, record: RawRecord) -> Event:
@@ -214,7 +292,7 @@ class SyslogParser:
             ecs.MODULE: DATASET,
             ecs.DATASET: DATASET,
             ecs.ORIGINAL: text,
-            ecs.CREATED: self._format(record.received),
+            ecs.CREATED: format_epoch(record.received),
             ecs.INPUT: record.origin,
         }
         if record.truncated:
@@ -228,11 +306,7 @@ class SyslogParser:
             priority = int(pri.group(1))
             if priority > 191:
                 raise ParseError(f"priority {priority} is out of range (0-191)")
-            event[ecs.LOG_SYSLOG_PRIORITY] = priority
-            event["log.syslog.facility.code"] = priority >> 3
-            event["log.syslog.facility.name"] = FACILITIES[priority >> 3]
-            event["log.syslog.severity.code"] = priority & 7
-            event["log.syslog.severity.name"] = SEVERITIES[priority & 7]
+            event.update(_PRIORITY_FIELDS[priority])
             position = pri.end()
             header = _RFC5424.match(text, position)
             if header is not None and (header.group("ts") == NILVALUE or _RFC3339.fullmatch(header.group("ts"))):
@@ -247,10 +321,9 @@ class SyslogParser:
         event["log.syslog.version"] = header.group("version")
         stamp = header.group("ts")
         if stamp == NILVALUE:
-            moment = record.received
+            event[ecs.TIMESTAMP] = self._stamp(record.received)
         else:
-            moment = parse_rfc3339(_RFC3339.fullmatch(stamp), zone(record.timezone))  # type: ignore[arg-type]
-        event[ecs.TIMESTAMP] = self._format(moment)
+            event[ecs.TIMESTAMP] = self._iso_stamp(_RFC3339.fullmatch(stamp), record)  # type: ignore[arg-type]
         fields = {
             "host": header.group("host"),
             "app": header.group("app"),
@@ -284,21 +357,42 @@ class SyslogParser:
             rest = rest[1:]
         event[ecs.MESSAGE] = rest
 
+    def _fast_rfc3164(self, record: RawRecord, event: Event, text: str, position: int) -> bool:
+        """The usual header (``_FAST_3164``) into ``event`` as ``_rfc3164`` would; False if not one."""
+        header = _FAST_3164.match(text, position)
+        if header is None:
+            return False
+        event[ecs.TIMESTAMP] = self._times.bsd_stamp_at(text, position, header.end(1), record)
+        event["log.syslog.hostname"] = event["host.hostname"] = event[ecs.HOST_NAME] = header.group(2)
+        program = header.group(3)
+        event["log.syslog.appname"] = program
+        paren = program.find("(")
+        event[ecs.PROCESS_NAME] = program[:paren] if paren > 0 else program
+        pid = header.group(4)
+        if pid:
+            event["log.syslog.procid"] = pid
+            if pid.isascii() and pid.isdigit():
+                event[ecs.PROCESS_PID] = int(pid)
+        event[ecs.MESSAGE] = text[header.end() :]
+        return True
+
     def _rfc3164(self, record: RawRecord, event: Event, text: str, position: int, *, has_pri: bool) -> None:
-        moment: float | None = None
+        if self._fast_rfc3164(record, event, text, position):
+            return
+        stamp: str | None = None
         bsd = _BSD_TIME.match(text, position)
         if bsd is not None:
-            moment = self._times.bsd(bsd, record)
+            stamp = self._times.bsd_stamp(bsd, record)
             position = bsd.end()
         else:
             iso = _RFC3339.match(text, position)
             if iso is not None and (iso.end() == len(text) or text[iso.end()] in " :"):
-                moment = parse_rfc3339(iso, zone(record.timezone))
+                stamp = self._iso_stamp(iso, record)
                 position = iso.end()
-        if moment is None:
+        if stamp is None:
             if not has_pri:
                 raise ParseError("not syslog: no <PRI> and no timestamp at the start")
-            moment = record.received  # RFC 3164 4.3.3: no valid timestamp, use the receive time
+            stamp = format_epoch(record.received)  # RFC 3164 4.3.3: no valid timestamp, use the receive time
             has_header = False
         else:
             has_header = True
@@ -306,17 +400,17 @@ class SyslogParser:
                 position += 1
             if text.startswith(" ", position):
                 position += 1
-        event[ecs.TIMESTAMP] = self._format(moment)
-        tag = _TAG.match(text, position)
+        event[ecs.TIMESTAMP] = stamp
+        space = text.find(" ", position)
+        tag = _tag(text, position, space)
         if tag is None and has_header:
-            space = text.find(" ", position)
             host = text[position:space] if space > position else ""
             if host and not host.endswith(":") and host[0] != "%" and "=" not in host:
                 event["log.syslog.hostname"] = event["host.hostname"] = event[ecs.HOST_NAME] = host
                 position = space + 1
                 if text.startswith(": ", position):  # Cisco ASA: "asa1 : %ASA-6-..."
                     position += 2
-                tag = _TAG.match(text, position)
+                tag = _tag(text, position, text.find(" ", position))
         if tag is not None:
             program = tag.group(1)
             event["log.syslog.appname"] = program
