@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -46,3 +48,9 @@ def test_round_trip_property(flat: dict[str, object]) -> None:
         assert any(other.startswith(key + ".") for key in flat for other in flat)
         return
     assert from_nested(nested) == flat
+
+
+@given(st.datetimes(timezones=st.just(UTC) | st.none()))
+def test_format_timestamp_is_iso_8601_with_milliseconds(moment: datetime) -> None:
+    expected = moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"  # years < 1000 padded too
+    assert format_timestamp(moment) == expected
