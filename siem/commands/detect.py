@@ -9,12 +9,14 @@ and skipped, and it still counts as one position.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import click
+import orjson
 
 from siem.errors import ParseError, RuleError
 from siem.i18n import _
@@ -23,6 +25,7 @@ INPUT_FORMATS = ("auto", "evtx-json", "ecs", "flat")
 _CHUNK = 1 << 16
 #: Largest incomplete document kept waiting for more input before it is declared broken.
 _MAX_PENDING = 16 << 20
+_LONG_DIGITS = re.compile(r"\d{19}")
 
 
 def to_flat(document: Any, input_format: str) -> dict[str, Any]:
@@ -63,6 +66,19 @@ def iter_documents(stream: IO[str]) -> Iterator[tuple[int, Any, str | None]]:
             eof = not chunk
         if position >= len(buffer):
             return
+        # the usual case, a whole JSON line: orjson (twice as fast); anything else (a pretty-printed
+        # or second document on the line, NaN) takes json's path below, and so does a line with
+        # 19 digits in a row: an integer past 64 bits, which orjson would make a float
+        newline = buffer.find("\n", position)
+        if newline >= 0 and buffer[position] == "{" and not _LONG_DIGITS.search(buffer, position, newline):
+            try:
+                document = orjson.loads(buffer[position:newline])
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                yield line, document, None
+                position = newline
+                continue
         try:
             document, end = decoder.raw_decode(buffer, position)
         except json.JSONDecodeError as exc:

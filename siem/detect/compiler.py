@@ -57,7 +57,7 @@ from sigma.types import (
 
 from siem.detect import values as rt
 from siem.detect.literals import required_literals
-from siem.detect.regex import Search, UnsafeRegex, compile_search
+from siem.detect.regex import RESULTS, Search, UnsafeRegex, compile_search
 
 Matcher = Callable[[Mapping[str, Any]], bool]
 #: ("eq", field, literal): the field's value equals literal (lowercase);
@@ -213,7 +213,7 @@ def _wildcards(patterns: Sequence[str]) -> Search:
     """Whole-value match of Sigma wildcard patterns (``*``/``?`` as ``.*``/``.``): RE2, linear in
     the value, where Python's backtracking is polynomial (``*a*b*c*`` on a long command line)."""
     try:
-        return compile_search("|".join(f"(?:{w})" for w in patterns), re.DOTALL, whole=True)
+        return RESULTS.wrap(compile_search("|".join(f"(?:{w})" for w in patterns), re.DOTALL, whole=True))
     except UnsafeRegex as exc:  # cannot happen: escaped text and dots only
         raise UnsupportedRule(str(exc)) from exc
 
@@ -376,7 +376,7 @@ class _Compiler:
                     )
                 for regex in regexes:
                     try:
-                        tests.regexes.append(compile_search(str(regex.regexp), flags))
+                        tests.regexes.append(RESULTS.wrap(compile_search(str(regex.regexp), flags)))
                         tests.widths.append(min_width(str(regex.regexp), flags))
                     except UnsafeRegex as exc:
                         raise UnsupportedRule(str(exc), str(regex.regexp)) from exc
@@ -520,6 +520,8 @@ class _Compiler:
         #: (format, argument): the test with ``{v}`` for the text tested
         lower_terms: list[tuple[str, str]] = []
         cased_terms: list[str] = []
+        #: tests of the value as it is (cached searches of many substrings)
+        raw_terms: list[str] = []
         for pre in ("", "c_"):
             terms: list[tuple[str, str]] = []
             eq: set[str] = getattr(tests, pre + "eq")
@@ -533,9 +535,10 @@ class _Compiler:
                     arg = repr(items[0]) if len(items) == 1 else self.const(tuple(items))
                     terms.append(("{v}." + method + "({a})", arg))
             contains: list[str] = getattr(tests, pre + "contains")
-            if len(contains) > _INLINE_CONTAINS:
-                return None
-            terms.extend(("{a} in {v}", repr(literal)) for literal in contains)
+            if len(contains) >= _CACHED_CONTAINS:
+                raw_terms.append(f"{self.const(_contains_any(tuple(contains), lower=not pre))}({value})")
+            else:
+                terms.extend(("{a} in {v}", repr(literal)) for literal in contains)
             wild: list[str] = getattr(tests, pre + "wild")
             if wild:
                 terms.append(("{a}({v})", self.const(_wildcards(wild))))
@@ -546,11 +549,11 @@ class _Compiler:
         for search, width in zip(tests.regexes, tests.widths, strict=True):
             length = f"len({value}) >= {width} and " if width > 1 else ""
             cased_terms.append(f"({length}{self.const(search)}({value}))")
-        if not lower_terms and not cased_terms:
+        if not lower_terms and not cased_terms and not raw_terms:
             return None
         # the first lowercase test computes the lowercase text once for the others
         checks = [form.format(v=f"({lowered} := {value}.lower())" if i == 0 else lowered, a=arg)
-                  for i, (form, arg) in enumerate(lower_terms)] + cased_terms
+                  for i, (form, arg) in enumerate(lower_terms)] + raw_terms + cased_terms
         return (f"(_l{n}(e) if ({value} := e.get({leaf_field!r})).__class__ is not str "
                 f"else ({' or '.join(checks)}))")
 
@@ -622,8 +625,19 @@ def anchor_cost(anchors: Iterable[Anchor]) -> float:
 #: Anchor groups kept per rule: the index asks for a hit in each (two cut candidates a lot:
 #: ``Image|endswith: \\cmd.exe`` alone is common, with a command-line literal it is not).
 MAX_GROUPS = 2
-#: Substring literals of one leaf tested inline (more: the leaf's function loops over them).
-_INLINE_CONTAINS = 64
+#: Substring literals of one leaf from which they are tested by one search cached per text.
+_CACHED_CONTAINS = 6
+
+
+def _contains_any(literals: tuple[str, ...], *, lower: bool) -> Search:
+    """Whether one of the literals is in the text (``lower``: in its lowercase), cached per text."""
+    if lower:
+        def search(text: str) -> bool:
+            return any(map(text.lower().__contains__, literals))
+    else:
+        def search(text: str) -> bool:
+            return any(map(text.__contains__, literals))
+    return RESULTS.wrap(search)
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ import gc
 import importlib.util
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from siem import event as ecs
@@ -30,7 +30,11 @@ log = logging.getLogger(__name__)
 
 LOGSOURCE_MODES = ("any", "strict")
 #: Distinct routing plans kept (one per combination of event facets seen).
-_MAX_PLANS = 1024
+_MAX_PLANS = 128
+#: Plans that get the full value cache; later ones (rare facet combinations) get a sixteenth of
+#: it, so the caches of all plans together stay within about 8 + 120/16 = 15.5 full caches
+#: (a full cache holds up to 2 x 4 x ``value_cache`` entries of (field, value): ~25 MB).
+_FULL_CACHE_PLANS = 8
 #: Distinct routing keys kept (the values of ROUTE_FIELDS -> plan).
 _MAX_ROUTES = 4096
 #: Every field ``logsource.event_logsources`` reads: equal values give equal facets, so the
@@ -43,14 +47,21 @@ FacetsOf = Callable[[Mapping[str, Any]], tuple[Logsource, ...]]
 Applies = Callable[[Logsource, Logsource], bool]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Detections:
     """What a batch of events produced."""
 
-    matches: list[Match] = field(default_factory=list)
-    correlations: list[CorrelationMatch] = field(default_factory=list)
+    matches: list[Match]
+    correlations: list[CorrelationMatch]
     #: Correlation matches grown by hits their quiet period absorbed (``update=True``).
-    updates: list[CorrelationMatch] = field(default_factory=list)
+    updates: list[CorrelationMatch]
+
+    def __init__(self, matches: list[Match] | None = None, correlations: list[CorrelationMatch] | None = None,
+                 updates: list[CorrelationMatch] | None = None) -> None:
+        # by hand: the generated __init__ with default factories costs a detect() call per event
+        self.matches = [] if matches is None else matches
+        self.correlations = [] if correlations is None else correlations
+        self.updates = [] if updates is None else updates
 
 
 def _routing() -> tuple[FacetsOf, Applies]:
@@ -93,7 +104,7 @@ class Detector:
         self._matchers = [loaded.compiled.matcher for loaded in self.rules]
         self._infos = [loaded.info for loaded in self.rules]
         self._value_cache = value_cache
-        self._all = self._index(range(len(self.rules)))
+        self._all = self._index(range(len(self.rules)), value_cache)
         self._groups: dict[Logsource, list[int]] = {}
         for number, loaded in enumerate(self.rules):
             self._groups.setdefault(loaded.info.logsource, []).append(number)
@@ -146,9 +157,9 @@ class Detector:
             self._routes[key] = index
         return index
 
-    def _index(self, numbers: Iterable[int]) -> RuleIndex:
+    def _index(self, numbers: Iterable[int], cache_size: int) -> RuleIndex:
         rules = [(n, self.rules[n].compiled) for n in numbers]
-        return RuleIndex([(n, compiled.groups) for n, compiled in rules], cache_size=self._value_cache,
+        return RuleIndex([(n, compiled.groups) for n, compiled in rules], cache_size=cache_size,
                          vetoes={n: compiled.vetoes for n, compiled in rules if compiled.vetoes})
 
     def _plan_for(self, event: Mapping[str, Any], routing: tuple[FacetsOf, Applies]) -> RuleIndex:
@@ -162,11 +173,11 @@ class Detector:
                 if any(applies(rule_source, facet) for facet in facets)
                 for number in members
             )
-            index = self._index(numbers)
             if len(self._plans) >= _MAX_PLANS:
                 self._plans.clear()
                 self._routes.clear()
-            self._plans[facets] = index
+            full = len(self._plans) < _FULL_CACHE_PLANS
+            index = self._plans[facets] = self._index(numbers, self._value_cache if full else self._value_cache // 16)
         return index
 
     def match_event(self, event: Mapping[str, Any]) -> list[int]:
@@ -181,16 +192,37 @@ class Detector:
 
     def detect(self, events: Iterable[dict[str, Any]], start_index: int = 0) -> Detections:
         """Run a batch of flat events through the rules; ``event_index`` counts from start."""
-        result = Detections()
-        infos = self._infos
-        correlation = self.correlation
+        batch = events if isinstance(events, list | tuple) else list(events)
+        return self.detect_matched(batch, self.match_batch(batch), start_index)
+
+    def match_batch(self, events: Sequence[Mapping[str, Any]]) -> list[tuple[int, list[int]]]:
+        """The single-event rule matches of a batch: ``(offset, rule numbers)`` of each event some
+        rule matched. Stateless (correlation is not fed), so worker processes can run it."""
         index_for = self._index_for
         matchers = self._matchers
+        hits = []
         for offset, event in enumerate(events):
             # match_event inline: one call less per event
             numbers = [n for n in index_for(event).ordered(event) if matchers[n](event)]
-            if not numbers:
-                continue
+            if numbers:
+                hits.append((offset, numbers))
+        return hits
+
+    def rule_ids(self) -> tuple[str, ...]:
+        """Ids of the loaded rules in their numbering (``match_batch``): equal on both sides of a
+        process boundary when both loaded the same rules."""
+        return tuple(loaded.info.id for loaded in self.rules)
+
+    def detect_matched(
+        self, events: Sequence[dict[str, Any]], hits: Iterable[tuple[int, list[int]]], start_index: int = 0
+    ) -> Detections:
+        """``detect`` for a batch whose rule matches are known (``match_batch``, perhaps run in
+        another process): the matches, and the correlations fed in batch order."""
+        result = Detections()
+        infos = self._infos
+        correlation = self.correlation
+        for offset, numbers in hits:
+            event = events[offset]
             if correlation is None:  # event time only matters to correlation windows
                 for number in numbers:
                     info = infos[number]
@@ -255,7 +287,13 @@ class Detector:
 
 
 def _matched_fields(info: RuleInfo, event: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: value for name in info.fields if (value := event.get(name)) is not None}
+    found = {}
+    get = event.get
+    for name in info.fields:  # a loop, not a comprehension: no function call (Python 3.11)
+        value = get(name)
+        if value is not None:
+            found[name] = value
+    return found
 
 
 def detector_for(

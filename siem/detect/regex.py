@@ -13,6 +13,10 @@ Flags: Sigma ``i``, ``m``, ``s`` become RE2's inline ``(?i)``, ``(?m)``, ``(?s)`
 meaning as Python's IGNORECASE, MULTILINE and DOTALL. Known differences from Python ``re``, as
 in PCRE (which Sigma's regular expressions follow): ``\\d``, ``\\w``, ``\\s`` and ``\\b`` are ASCII,
 and ``$`` without ``m`` matches only at the very end (not before a final newline).
+
+Results are cached per distinct text (``ResultCache``): field values repeat a lot in logs
+(command lines, image paths), and a dict lookup of a text whose hash is already known costs a
+fraction of a regex run.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import re
 import re._constants as _sre_constants
 import re._parser as _sre
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +43,10 @@ _INLINE_FLAGS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
 _SUPPORTED_FLAGS = re.IGNORECASE | re.MULTILINE | re.DOTALL
 #: Operators whose last argument (the whole argument for an atomic group) holds a sub-pattern.
 _GROUPS = (_sre_constants.SUBPATTERN, _sre_constants.ASSERT, _sre_constants.ASSERT_NOT, _sre_constants.ATOMIC_GROUP)
+
+
+#: Texts longer than this are searched every time (a long text costs the cache a lot of memory).
+MAX_CACHED_TEXT = 4096
 
 
 class UnsafeRegex(ValueError):
@@ -99,6 +108,67 @@ def nested_repeat(pattern: str, flags: int = 0) -> str | None:
         return False
 
     return pattern if walk(parsed, False) else None
+
+
+class _Table(dict[str, bool]):
+    """One search's results (a dict that can be weakly referenced)."""
+
+
+class ResultCache:
+    """Results of searches by text, one table per search, bounded together: when the entries
+    of all tables (each weighted by its text's length) pass ``limit``, every table starts afresh.
+
+    Exact by construction: a search's result depends on the text alone, and the text itself
+    (not a fold or a hash of it) is the key. Tables are held weakly: the searches of rules
+    dropped (a reload) take theirs with them.
+    """
+
+    __slots__ = ("_tables", "limit", "resets", "weight")
+
+    def __init__(self, limit: int = 1 << 24) -> None:
+        #: the bound on the summed weights (0 turns caching off for searches wrapped later)
+        self.limit = limit
+        self.weight = 0
+        self.resets = 0
+        self._tables: list[weakref.ref[_Table]] = []
+
+    def clear(self) -> None:
+        """Forget every cached result."""
+        live = [(ref, table) for ref in self._tables if (table := ref()) is not None]
+        for _, table in live:
+            table.clear()
+        self._tables = [ref for ref, _ in live]
+        self.weight = 0
+        self.resets += 1
+
+    def wrap(self, search: Search) -> Search:
+        """``search`` answering repeated texts from the cache (``search`` itself when off)."""
+        if self.limit <= 0:
+            return search
+        table = _Table()
+        if len(self._tables) >= 1024 and len(self._tables).bit_count() == 1:  # now and then
+            self._tables = [ref for ref in self._tables if ref() is not None]
+        self._tables.append(weakref.ref(table))
+        get = table.get
+
+        def cached(text: str) -> bool:
+            found = get(text)
+            if found is None:
+                found = search(text)
+                size = len(text)
+                if size <= MAX_CACHED_TEXT:
+                    if self.weight >= self.limit:
+                        self.clear()
+                    table[text] = found
+                    # an entry and its key: ~100 bytes plus the text (shared with the event)
+                    self.weight += 100 + size
+            return found
+
+        return cached
+
+
+#: The process's cache of search results (regular expressions and wildcard patterns of rules).
+RESULTS = ResultCache()
 
 
 def compile_search(pattern: str, flags: int = 0, *, whole: bool = False) -> Search:

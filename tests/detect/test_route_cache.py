@@ -123,3 +123,21 @@ def test_equal_values_of_other_types_are_kept_apart(tmp_path: Path) -> None:
             event = {"Channel": SYSMON, "EventID": event_id, "Image": "x.exe", "Flag": event_id}
             found = {warm.rules[n].info.id for n in warm.match_event(event)}
             assert found & {eventid_rule, keyword_rule} == wanted[repr(event_id)], (mode, event)
+
+
+def test_value_caches_of_many_plans_stay_bounded(tmp_path: Path) -> None:
+    """Rare facet combinations get small value caches, and the plans kept are capped."""
+    from siem.detect import engine
+    from siem.detect.model import Logsource
+
+    ruleset = load_text(tmp_path, *_rules(tmp_path))
+    detector = Detector(ruleset, logsource="strict", correlate=False, value_cache=4096,
+                        routing=(lambda event: (Logsource(product=str(event["kind"])),), lambda _rule, _facet: True))
+    sizes = []
+    for kind in range(engine._MAX_PLANS + 40):
+        detector.match_event({"kind": kind, "Image": "x.exe"})
+        sizes.append(detector._index_for({"kind": kind}).cache_size)
+        assert len(detector._plans) <= engine._MAX_PLANS
+    assert sizes[: engine._FULL_CACHE_PLANS] == [4096] * engine._FULL_CACHE_PLANS
+    assert set(sizes[engine._FULL_CACHE_PLANS : engine._MAX_PLANS]) == {256}
+    assert sizes[engine._MAX_PLANS] == 4096  # the plans started afresh when the cap was reached
