@@ -134,6 +134,8 @@ class PipelineConfig:
     fsync: bool = False
     #: Free disk space (MB) the spool leaves for the store: below it sources wait (disk full).
     spool_min_free_mb: int = 64
+    #: Worker processes that parse, enrich and match rules (0: one thread in this process).
+    workers: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +319,10 @@ def validate(config: Config) -> None:
         raise ConfigError("pipeline.queue_size and pipeline.batch_size must be at least 1", path=path)
     if config.pipeline.spool_min_free_mb < 0:
         raise ConfigError("pipeline.spool_min_free_mb must be 0 (no reserve) or more", path=path)
+    if config.pipeline.workers < 0:
+        raise ConfigError(
+            f"pipeline.workers must be 0 (no worker processes) or more, not {config.pipeline.workers}", path=path
+        )
     validate_jobs(config.schedule, path)
 
 

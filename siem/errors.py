@@ -89,6 +89,10 @@ class ParseError(SiemError):
     """A raw record cannot be parsed by the parser that was asked to parse it."""
 
 
+class WorkerError(SiemError):
+    """A pipeline worker process died or failed; the pipeline stopped (a restart replays the spool)."""
+
+
 class QueryError(SiemError):
     """A search query is malformed; ``column`` points at the problem."""
 

@@ -7,11 +7,11 @@ what changed with each batch, which the pipeline commits with the batch's checkp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from siem.alert import Alert
 from siem.alerts.builder import alerts_from
-from siem.detect.engine import Detector
+from siem.detect.engine import Detections, Detector
 from siem.event import Event
 
 
@@ -24,7 +24,19 @@ class AlertingDetector:
     def detect(self, events: Sequence[Event]) -> list[Alert]:
         """Alerts of the rule and correlation matches in ``events`` (updates of earlier
         correlation matches included: they fold into the alert of the match they grow)."""
-        found = self.detector.detect(events)
+        return self._alerts(self.detector.detect(events))
+
+    def detect_matched(self, events: Sequence[Event], hits: Iterable[tuple[int, list[int]]]) -> list[Alert]:
+        """``detect`` for a batch whose single-event rule matches a worker process found
+        (``Detector.match_batch``): correlations run here, in batch order."""
+        return self._alerts(self.detector.detect_matched(events, hits))
+
+    def rule_ids(self) -> tuple[str, ...]:
+        """Ids of the loaded rules in the numbering ``detect_matched`` takes."""
+        return self.detector.rule_ids()
+
+    @staticmethod
+    def _alerts(found: Detections) -> list[Alert]:
         if not found.matches and not found.correlations and not found.updates:
             return []
         return alerts_from(found.matches, [*found.correlations, *found.updates])

@@ -121,6 +121,10 @@ store:
     # Lifecycle policy: roll over at this size (GB) or age (days).
     rollover_max_size_gb: 50
     rollover_max_age_days: 1
+    # Seal each batch and audit entry in a hash chain (index <prefix>-seals) for 'siem verify'.
+    seals: true
+    # Head of the seal chain; null: <index_prefix>.es-seal-head in the data directory.
+    seal_head_file: null
 
 pipeline:
   # Records held in memory before TCP and file sources are slowed and UDP drops (counted).
@@ -135,6 +139,9 @@ pipeline:
   fsync: false
   # Disk space (MB) the spool leaves free for the store; below it sources wait (disk full).
   spool_min_free_mb: 64
+  # Worker processes for parsing, enrichment and rule matching (0: one thread; up to the CPU
+  # cores left beside the store writer, e.g. 6 on an 8-core server).
+  workers: 0
 
 detection:
   # Folders or files of Sigma rules.

@@ -45,6 +45,7 @@ def _status_text(pipeline: Pipeline, rate: float) -> str:
 def make_pipeline(app: App, *, spool: bool) -> Pipeline:
     """The pipeline of ``siem run`` and ``siem ingest`` (the one place stages are wired)."""
     from siem.alerts.detection import AlertingDetector
+    from siem.pipeline.stages import ConfiguredStages
 
     config = app.config
     detector = app.load_detector()
@@ -57,6 +58,7 @@ def make_pipeline(app: App, *, spool: bool) -> Pipeline:
         enrichers=app.enrichers(),
         detector=AlertingDetector(detector) if detector is not None else None,
         alert_sink=app.alert_stage(),
+        worker_setup=ConfiguredStages(config),
     )
 
 

@@ -22,6 +22,7 @@ from siem.forward.sink import BufferSink
 from siem.forward.status import DIRECTORY
 from siem.pipeline import Pipeline
 from siem.pipeline.sources import is_network, source_labels, source_options
+from siem.pipeline.stages import ConfiguredStages
 from siem.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def serve_forwarder(app: App, *, stop: threading.Event) -> Pipeline:
         enrichers=app.enrichers(),
         # one batch per buffer append, so the buffer's bound holds to within one batch
         group_commit=False,
+        worker_setup=ConfiguredStages(config, detect=False),
     )
     sender = Sender(settings, outbox, context, name=config.site)
     monitor = BufferMonitor(outbox, sink, sender.state, alarm_percent=settings.alarm_percent)

@@ -13,7 +13,7 @@ from siem.alert import Alert
 from siem.enrich.base import Enricher
 from siem.event import Event
 
-__all__ = ["AlertSink", "Detector", "Enricher"]
+__all__ = ["AlertSink", "Detector", "Enricher", "Matcher"]
 
 
 class Detector(Protocol):
@@ -21,6 +21,18 @@ class Detector(Protocol):
 
     def detect(self, events: Sequence[Event]) -> list[Alert]:
         """Alerts for the batch, in any order; an empty list when nothing matched."""
+        ...
+
+
+class Matcher(Protocol):
+    """Single-event rule matching, stateless: what a worker process runs (``Detector.match_batch``)."""
+
+    def match_batch(self, events: Sequence[Event]) -> list[tuple[int, list[int]]]:
+        """``(offset, rule numbers)`` of each event of the batch that some rule matched."""
+        ...
+
+    def rule_ids(self) -> tuple[str, ...]:
+        """Ids of the rules in the numbering ``match_batch`` uses."""
         ...
 
 

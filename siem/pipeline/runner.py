@@ -1,10 +1,13 @@
 """The stage runner: sources -> queue -> parse, normalize, enrich, detect -> store -> alerts.
 
 Threads: one per source, one processor (parse to detect, CPU work) and one writer (store
-transactions, which release the GIL in SQLite). The record queue is bounded: TCP and file
-sources wait for room, UDP drops and counts. The writer commits the events and the
-checkpoints of their records (spool position, file offsets) in one transaction, so a crash
-replays at most what was not committed, and the store ignores ids it already has.
+transactions, which release the GIL in SQLite). With ``pipeline.workers: N`` the processor
+thread gives way to N worker processes that parse, enrich and match rules, fed and read in
+sequence by two threads here, where correlation runs in batch order (siem/pipeline/workers.py).
+The record queue is bounded: TCP and file sources wait for room, UDP drops and counts. The
+writer commits the events and the checkpoints of their records (spool position, file offsets)
+in one transaction, so a crash replays at most what was not committed, and the store ignores
+ids it already has.
 
 Shutdown (``stop``): stop the sources (they drain what the kernel holds), process what is
 queued, commit it, save the counters.
@@ -12,7 +15,6 @@ queued, commit it, save the counters.
 
 from __future__ import annotations
 
-import base64
 import logging
 import queue
 import threading
@@ -20,20 +22,25 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from collectors.base import Parser, RawRecord, failure_event
+from collectors.base import Parser, RawRecord
 from collectors.sources.contract import BatchSource
-from siem import event as ecs
 from siem.alert import Alert
 from siem.config import PipelineConfig
-from siem.errors import ParseError, SiemError, StoreError, StoreFullError
+from siem.errors import SiemError, StoreError, StoreFullError
 from siem.event import Event
 from siem.pipeline.counters import Counters
 from siem.pipeline.emitter import SourceEmitter
+from siem.pipeline.processing import Processed, RecordProcessor
 from siem.pipeline.protocols import AlertSink, Detector, Enricher
 from siem.pipeline.queue import QueueClosedError, RecordQueue
 from siem.pipeline.spool import CHECKPOINT, Spool, SpoolFullError
+from siem.pipeline.stages import PickledStages, WorkerSetup
 from siem.store.base import Store, WriteResult
+
+if TYPE_CHECKING:
+    from siem.pipeline.workers import Hits, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +86,7 @@ class Pipeline:
         labels: Mapping[str, Mapping[str, str]] | None = None,
         stats_interval: float = 1.0,
         group_commit: bool = True,
+        worker_setup: WorkerSetup | None = None,
     ) -> None:
         self.store = store
         #: Merge batches waiting for the writer into one write (off where a write must stay one
@@ -91,9 +99,11 @@ class Pipeline:
         self.totals = Totals()
         self.counters = Counters(store.source_stats())
         self.queue = RecordQueue(config.queue_size)
-        self._parser_factory = parser_factory
-        self._parsers: dict[str, Parser] = {}
-        self._labels = dict(labels or {})
+        self._records = RecordProcessor(parser_factory, self.enrichers, labels)
+        #: How ``pipeline.workers`` processes build their stages (by default these very ones,
+        #: pickled; they then match no rules, and detection runs here).
+        self._worker_setup = worker_setup or PickledStages(parser_factory, self.enrichers, dict(labels or {}))
+        self._pool: WorkerPool | None = None
         self._stats_interval = stats_interval
         self._spool = (
             Spool(spool_dir, fsync=config.fsync, min_free_bytes=config.spool_min_free_mb * 1024 * 1024)
@@ -121,7 +131,7 @@ class Pipeline:
         if restore is not None:
             restore(self.store.checkpoint)
         self._workers = [
-            threading.Thread(target=self._guard(self._process_loop), name="pipeline-process", daemon=True),
+            *self._processor_threads(),
             threading.Thread(target=self._guard(self._write_loop), name="pipeline-write", daemon=True),
         ]
         for worker in self._workers:
@@ -157,6 +167,11 @@ class Pipeline:
         """The error that stopped a pipeline thread, if any."""
         return self._failure
 
+    @property
+    def worker_pids(self) -> list[int]:
+        """Process ids of the running worker processes (``pipeline.workers``; none with 0)."""
+        return self._pool.pids if self._pool is not None else []
+
     def sources_running(self) -> bool:
         """Whether any source thread is still running."""
         return any(thread.is_alive() for thread in self._sources)
@@ -169,6 +184,9 @@ class Pipeline:
         self._draining.set()
         for worker in self._workers:
             worker.join(timeout)
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         if self._spool is not None:
             self._spool.close()
         self.queue.close()
@@ -272,22 +290,52 @@ class Pipeline:
 
     # -- processing ----------------------------------------------------------------------
 
-    def _parser(self, name: str) -> Parser:
-        parser = self._parsers.get(name)
-        if parser is None:
-            parser = self._parsers[name] = self._parser_factory(name)
-        return parser
+    def _processor_threads(self) -> list[threading.Thread]:
+        """The processor thread, or (``pipeline.workers``) the worker processes, started, and
+        the threads that feed them and take their results in sequence."""
+        if not self.config.workers:
+            return [threading.Thread(target=self._guard(self._process_loop), name="pipeline-process", daemon=True)]
+        from siem.pipeline.workers import WorkerPool
+
+        rule_ids = getattr(self.detector, "rule_ids", None)
+        self._pool = WorkerPool(self._worker_setup, self.config.workers, rule_ids=rule_ids() if rule_ids else None)
+        self._pool.start()
+        pool = self._pool
+        stopped = self._stopped
+
+        def collect() -> None:
+            try:
+                for result in pool.results(stopped):
+                    if result.processed is None:  # records of a parser with per-origin state
+                        self._hand_to_writer(self.process(result.local or ()))
+                    else:
+                        self._hand_to_writer(self._finish(result.processed, result.hits))
+            finally:
+                if not pool.complete:  # failed: free the feed thread and workers blocked on each other
+                    pool.kill()
+            self._hand_to_writer(None)
+
+        return [
+            threading.Thread(target=self._guard(lambda: pool.feed(self._take_batch, stopped)), name="pipeline-feed",
+                             daemon=True),
+            threading.Thread(target=self._guard(collect), name="pipeline-collect", daemon=True),
+        ]
+
+    def _stopped(self) -> bool:
+        return self._failure is not None
+
+    def _take_batch(self) -> list[RawRecord] | None:
+        """The next batch ([] when none came within the flush interval); None once draining
+        has emptied the queue."""
+        records = self.queue.get_batch(self.config.batch_size, self.config.flush_interval)
+        if not records and self._draining.is_set() and not len(self.queue):
+            return None
+        return records
 
     def _process_loop(self) -> None:
-        batch_size = self.config.batch_size
-        interval = self.config.flush_interval
-        while True:
-            records = self.queue.get_batch(batch_size, interval)
-            if not records:
-                if self._draining.is_set() and not len(self.queue):
-                    break
-                continue
-            self._hand_to_writer(self.process(records))
+        while (records := self._take_batch()) is not None:
+            if records:
+                self._hand_to_writer(self.process(records))
         self._hand_to_writer(None)
 
     def _hand_to_writer(self, commit: _Commit | None) -> None:
@@ -301,58 +349,28 @@ class Pipeline:
 
     def process(self, records: Sequence[RawRecord]) -> _Commit:
         """Parse, normalize, enrich and detect one batch (no store access)."""
-        events: list[Event] = []
-        checkpoints: dict[str, str] = {}
-        failures: dict[str, int] = {}
-        for record in records:
-            for event in self._parse(record):
-                if event[ecs.DATASET] == ecs.UNKNOWN_DATASET:
-                    failures[record.source] = failures.get(record.source, 0) + 1
-                self._normalize(event, record)
-                events.append(event)
-            if record.checkpoint is not None:
-                checkpoints[record.checkpoint[0]] = record.checkpoint[1]
-        for enricher in self.enrichers:
-            for event in events:
-                enricher.enrich(event)
-        alerts = self.detector.detect(events) if self.detector is not None and events else []
+        return self._finish(self._records.process(records))
+
+    def _finish(self, processed: Processed, hits: Hits | None = None) -> _Commit:
+        """Detect and count a processed batch. ``hits``: its single-event rule matches, found by
+        a worker process; correlation runs here either way, in batch order."""
+        events, checkpoints, failures = processed.events, processed.checkpoints, processed.failures
+        alerts: list[Alert] = []
+        if self.detector is not None and events:
+            detect_matched = getattr(self.detector, "detect_matched", None)
+            if hits is not None and detect_matched is not None:
+                alerts = detect_matched(events, hits)
+            else:
+                alerts = self.detector.detect(events)
         # [detector state] what detecting this batch changed commits with its checkpoints
         state_of = getattr(self.detector, "state_checkpoints", None)
         if state_of is not None and events:
             checkpoints.update(state_of())
         for source, count in failures.items():
             self.counters.parse_failed(source, count)
-        self.totals.records += len(records)
+        self.totals.records += processed.records
         self.totals.parse_failures += sum(failures.values())
-        return _Commit(events, alerts, checkpoints, len(records))
-
-    def _parse(self, record: RawRecord) -> list[Event]:
-        try:
-            return self._parser(record.format).parse(record)
-        except ParseError as exc:
-            return [failure_event(record, f"{record.format}: {exc.message}")]
-        except SiemError:
-            raise
-        except Exception as exc:  # a parser bug must not lose the record or stop the pipeline
-            log.exception("parser %s failed on a record of %s", record.format, record.origin)
-            return [failure_event(record, f"parser {record.format} failed: {exc!r}")]
-
-    def _normalize(self, event: Event, record: RawRecord) -> None:
-        if ecs.TIMESTAMP not in event:
-            event[ecs.TIMESTAMP] = ecs.format_timestamp(record.received)
-        if ecs.MODULE not in event:
-            event[ecs.MODULE] = str(event[ecs.DATASET]).partition(".")[0]
-        if ecs.INPUT not in event:
-            event[ecs.INPUT] = record.origin
-        if record.origin.startswith("file://") and ecs.LOG_FILE_PATH not in event:
-            event[ecs.LOG_FILE_PATH] = record.origin[7:]
-        if record.raw_bytes is not None and ecs.ORIGINAL_BASE64 not in event:
-            # the text was decoded with replacement characters: keep the bytes as received
-            event[ecs.ORIGINAL_BASE64] = base64.b64encode(record.raw_bytes).decode("ascii")
-        labels = self._labels.get(record.source)
-        if labels:
-            for key, value in labels.items():
-                event.setdefault(key, value)
+        return _Commit(events, alerts, checkpoints, processed.records)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -406,7 +424,10 @@ class Pipeline:
                 if self._source_stop.is_set() and self._draining.is_set():
                     raise
                 time.sleep(_STORE_FULL_RETRY_SECONDS)
-        self._committed.update(commit.checkpoints)
+        # Kept for sources reading their checkpoints back; not the detector's state ("detect:*",
+        # thousands of shard texts: a second copy of every correlation window), read from the
+        # store at start only (bench/memory.py --trace found it among the largest holders).
+        self._committed.update((k, v) for k, v in commit.checkpoints.items() if not k.startswith("detect:"))
         spooled = commit.checkpoints.get(CHECKPOINT)
         if spooled is not None and self._spool is not None:
             self._spool.release(spooled)
