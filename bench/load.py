@@ -115,7 +115,9 @@ def free_port(kind: int) -> int:
 class Server:
     """``siem run`` as a child process."""
 
-    def __init__(self, work: Path, transports: list[str], *, rules: bool) -> None:
+    def __init__(self, work: Path, transports: list[str], *, rules: bool, launcher: list[str] | None = None) -> None:
+        """``launcher``: what runs ``cli.py``'s arguments (default ``python cli.py``; ``bench/memory.py``
+        puts its memory probe there)."""
         self.cert, self.key = make_certificate(work)
         self.ports = {t: free_port(socket.SOCK_DGRAM if t == "udp" else socket.SOCK_STREAM) for t in transports}
         sources = "".join(
@@ -134,8 +136,8 @@ class Server:
         self.log = work / "siem.log"
         with self.log.open("wb") as err:
             self.process = subprocess.Popen(
-                [sys.executable, str(ROOT / "cli.py"), "--config", str(config), "--data-dir", str(self.data_dir),
-                 "run", "--no-status-line"],
+                [*(launcher or [sys.executable, str(ROOT / "cli.py")]), "--config", str(config),
+                 "--data-dir", str(self.data_dir), "run", "--no-status-line"],
                 stdout=subprocess.DEVNULL, stderr=err, cwd=work,
             )  # fmt: skip
         deadline = time.monotonic() + 120

@@ -41,6 +41,10 @@ RETENTION_CHUNK = 5000
 WAL_CHECKPOINT_PAGES = 10000
 #: Free pages returned to the file system per step of retention's vacuum.
 VACUUM_PAGES = 4096
+#: Page cache per connection, in KiB: the bound on SQLite's share of a process's memory (plus a
+#: few MB of its own); ``siem run`` reaches it within minutes of steady load and stays there
+#: (``bench/memory.py --probe``: ~70 MB of SQLite allocations, flat).
+PAGE_CACHE_KIB = 65536
 #: Ids per ``IN (...)`` list (SQLite allows 32766 parameters; stay well below).
 _ID_CHUNK = 500
 
@@ -118,7 +122,7 @@ class SqliteStore(CaseTables, SealTables):
         # events); the WAL file is cut back to 64 MB after a checkpoint.
         conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
         conn.execute(f"PRAGMA journal_size_limit = {64 * 1024 * 1024}")
-        conn.execute("PRAGMA cache_size = -65536")
+        conn.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
         if max_page_count is not None:
             conn.execute(f"PRAGMA max_page_count = {int(max_page_count)}")
 
