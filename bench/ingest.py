@@ -83,6 +83,16 @@ def pipeline_rate(log: Path, fmt: str, data_dir: Path, *, tcp: bool) -> tuple[in
     store = open_store(config, data_dir)
     pipeline = Pipeline(store, create_parser, config=config.pipeline, spool_dir=data_dir / "spool")
     started, cpu_started = time.perf_counter(), time.process_time()
+    feed(pipeline, log, fmt, tcp=tcp)
+    pipeline.stop()
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    store.close()
+    return pipeline.totals.written, pipeline.totals.written / elapsed, pipeline.totals.written / cpu
+
+
+def feed(pipeline: Pipeline, log: Path, fmt: str, *, tcp: bool) -> None:
+    """Start ``pipeline`` and feed it ``log`` over one TCP connection (spooled) or as a file,
+    returning once every line has been processed (TCP) or read (file)."""
     pipeline.start()
     if tcp:
         source = create_syslog_source(SourceOptions(name="bench", transport="tcp", port=0, format=fmt))
@@ -98,10 +108,6 @@ def pipeline_rate(log: Path, fmt: str, data_dir: Path, *, tcp: bool) -> tuple[in
         pipeline.add_source(FileSource(options), spooled=False)
         while pipeline.sources_running():
             time.sleep(0.01)
-    pipeline.stop()
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    store.close()
-    return pipeline.totals.written, pipeline.totals.written / elapsed, pipeline.totals.written / cpu
 
 
 def thread_cpu() -> dict[str, float]:
@@ -130,22 +136,8 @@ def workers_rate(
     pipeline = make_pipeline(app, spool=tcp)
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started, cpu_started = time.perf_counter(), time.process_time()
-    pipeline.start()
-    if tcp:
-        source = create_syslog_source(SourceOptions(name="bench", transport="tcp", port=0, format=fmt))
-        pipeline.add_source(source, spooled=True)
-        payload = log.read_bytes()
-        expected = payload.count(b"\n")
-        with socket.create_connection(("127.0.0.1", source.port)) as sender:
-            sender.sendall(payload)
-        while pipeline.totals.events < expected and pipeline.failure is None:
-            time.sleep(0.01)
-    else:
-        options = SourceOptions(name="bench", kind="file", paths=(str(log),), format=fmt, follow=False)
-        pipeline.add_source(FileSource(options), spooled=False)
-        while pipeline.sources_running():
-            time.sleep(0.01)
-        pipeline.wait_idle()
+    feed(pipeline, log, fmt, tcp=tcp)
+    pipeline.wait_idle()
     threads = {name: cpu for name, cpu in thread_cpu().items() if name.startswith("pipeline-")}
     pipeline.stop()  # joins the workers: their CPU time is then in RUSAGE_CHILDREN
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started

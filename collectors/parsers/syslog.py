@@ -364,15 +364,7 @@ class SyslogParser:
             return False
         event[ecs.TIMESTAMP] = self._times.bsd_stamp_at(text, position, header.end(1), record)
         event["log.syslog.hostname"] = event["host.hostname"] = event[ecs.HOST_NAME] = header.group(2)
-        program = header.group(3)
-        event["log.syslog.appname"] = program
-        paren = program.find("(")
-        event[ecs.PROCESS_NAME] = program[:paren] if paren > 0 else program
-        pid = header.group(4)
-        if pid:
-            event["log.syslog.procid"] = pid
-            if pid.isascii() and pid.isdigit():
-                event[ecs.PROCESS_PID] = int(pid)
+        _set_program(event, header.group(3), header.group(4))
         event[ecs.MESSAGE] = text[header.end() :]
         return True
 
@@ -412,14 +404,17 @@ class SyslogParser:
                     position += 2
                 tag = _tag(text, position, text.find(" ", position))
         if tag is not None:
-            program = tag.group(1)
-            event["log.syslog.appname"] = program
-            paren = program.find("(")
-            event[ecs.PROCESS_NAME] = program[:paren] if paren > 0 else program
-            pid = tag.group(2)
-            if pid:
-                event["log.syslog.procid"] = pid
-                if pid.isascii() and pid.isdigit():  # "²4410" passes isdigit, not int
-                    event[ecs.PROCESS_PID] = int(pid)
+            _set_program(event, tag.group(1), tag.group(2))
             position = tag.end()
         event[ecs.MESSAGE] = text[position:]
+
+
+def _set_program(event: Event, program: str, pid: str | None) -> None:
+    """The TAG's program (``cron(pam_unix)`` names process ``cron``) and optional PID fields."""
+    event["log.syslog.appname"] = program
+    paren = program.find("(")
+    event[ecs.PROCESS_NAME] = program[:paren] if paren > 0 else program
+    if pid:
+        event["log.syslog.procid"] = pid
+        if pid.isascii() and pid.isdigit():  # "²4410" passes isdigit, not int
+            event[ecs.PROCESS_PID] = int(pid)
