@@ -49,5 +49,5 @@ def test_bad_config_is_one_line_with_the_key_and_exit_code(tmp_path: Path) -> No
     assert out.returncode == 3
     assert out.stderr.strip().splitlines() == [
         f"error: {config}:2: unknown key 'pipeline.queue_sise' (known here: batch_size, flush_interval, fsync, "
-        "queue_size, spool, spool_min_free_mb)"
+        "queue_size, spool, spool_min_free_mb, workers)"
     ]
