@@ -9,6 +9,15 @@ member by index and id, names the first batch whose documents were changed or re
 that removals recorded by retention seals look like retention, that the stored events match
 the seals' counts, and that the chain reaches the head file and an anchor. The format of a
 seal document is written in siem/store/elasticsearch/seals.py.
+
+Whole indices deleted by the lifecycle policy (ILM, installed by ``siem es setup`` with a
+delete phase of ``store.retention.max_age_days``) leave no seal behind. Sealed events whose
+index no longer exists at all are "retired by the lifecycle policy" when every batch sealed
+with events in that index was written more than the delete age (less ``LIFECYCLE_MARGIN``)
+before now: the policy deletes an index that long after its rollover, and an index takes no
+writes after it. A deleted index with a younger batch, or any deleted index while the store
+has no delete age, is reported broken, naming the index. Missing documents inside an index
+that still exists are never lifecycle.
 """
 
 from __future__ import annotations
@@ -20,17 +29,20 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from siem.i18n import _
 from siem.integrity.anchor import Anchor
 from siem.integrity.chain import AUDIT, EVENTS, GENESIS, RETENTION, Seal, batch_digest, encode_mixed_row, link
-from siem.integrity.verify import Broken, VerifyResult, check_anchor
+from siem.integrity.verify import Broken, LifecycleRetirement, VerifyResult, check_anchor
 
 #: Seals whose members are read in one request.
 MEMBER_CHUNK = 20
 #: Events after the newest seal younger than this (by write order) may be a write in progress.
 IN_FLIGHT_NS = 10 * 60 * 1_000_000_000
+#: Slack on the lifecycle's delete age: a write in flight at rollover, ILM's polling, clocks.
+LIFECYCLE_MARGIN = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +100,9 @@ class DocumentSealReader(Protocol):
     def headers(self) -> list[Seal]: ...
     def members(self, seal_ids: Sequence[int]) -> dict[int, dict[str, Any]]: ...
     def document_hashes(self, members: Sequence[Member]) -> list[bytes | None]: ...
+    def member_indices(self, seal_ids: Sequence[int]) -> dict[int, list[str]]: ...
+    def existing_indices(self, names: Sequence[str]) -> set[str]: ...
+    def lifecycle_delete_days(self) -> int: ...
     def retention_violation(self, before: tuple[int, int], through: int) -> str | None: ...
     def count_events(self, first: int, last: int) -> int: ...
     def events_before(self, first: int) -> int: ...
@@ -106,9 +121,24 @@ class DocumentSealedStore(Protocol):
 
 
 @dataclass(slots=True)
+class _Gone:
+    """Sealed events (not removed by retention) of an index that no longer exists."""
+
+    first: Seal
+    newest: float = 0.0
+    batches: int = 0
+    events: int = 0
+
+
+@dataclass(slots=True)
 class _Walk:
     retentions: list[Retention] = field(default_factory=list)
     metas: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: Whether each index named by an events seal exists (asked once per index).
+    exists: dict[str, bool] = field(default_factory=dict)
+    gone: dict[str, _Gone] = field(default_factory=dict)
+    #: Checked batches left with nothing but events in deleted indices, by those indices.
+    only_gone: dict[frozenset[str], int] = field(default_factory=dict)
 
 
 def _broken(seal: Seal, reason: str) -> Broken:
@@ -117,8 +147,10 @@ def _broken(seal: Seal, reason: str) -> Broken:
 
 
 def verify_documents(store: DocumentSealedStore, *, since: float | None = None,
-                     anchor: Anchor | None = None) -> VerifyResult:
-    """Check a document-sealing store's chain, batches, retention, counts and head."""
+                     anchor: Anchor | None = None, now: float | None = None) -> VerifyResult:
+    """Check a document-sealing store's chain, batches, retention, lifecycle deletions, counts
+    and head, as of ``now`` (the current time when None)."""
+    moment = time.time() if now is None else now
     reader = store.document_seal_reader()
     result = VerifyResult()
     head = reader.head()  # first: a head never runs ahead of the seals read after it
@@ -126,12 +158,13 @@ def verify_documents(store: DocumentSealedStore, *, since: float | None = None,
     result.seals = len(seals)
     walk = _walk_chain(seals, result)
     _check_members(reader, seals, since, walk, result)
+    _judge_lifecycle(reader.lifecycle_delete_days(), moment, walk, result)
     for retention in walk.retentions:
         reason = reader.retention_violation(retention.before, retention.through)
         if reason is not None:
             result.add(_broken(retention.seal, _("this removal does not look like retention: {reason}").format(
                 reason=reason)))
-    _check_counts(reader, seals, walk, result)
+    _check_counts(reader, seals, walk, result, moment)
     last = seals[-1] if seals else None
     result.head = None if last is None else Anchor(last.id, last.chain, last.sealed_at)
     if head is None and seals:
@@ -175,15 +208,63 @@ def _walk_chain(seals: list[Seal], result: VerifyResult) -> _Walk:
 
 def _check_members(reader: DocumentSealReader, seals: list[Seal], since: float | None, walk: _Walk,
                    result: VerifyResult) -> None:
-    wanted = [seal for seal in seals if seal.kind == AUDIT
-              or (seal.kind == EVENTS and (since is None or seal.sealed_at >= since))]
-    for start in range(0, len(wanted), MEMBER_CHUNK):
-        chunk = wanted[start : start + MEMBER_CHUNK]
-        stored = reader.members([seal.id for seal in chunk])
-        for seal in chunk:
+    """Check the batches sealed from ``since`` on; of older event batches, only note the events
+    sealed in deleted indices (the count check needs them)."""
+    sealed = [seal for seal in seals if seal.kind in (EVENTS, AUDIT)]
+    for start in range(0, len(sealed), MEMBER_CHUNK):
+        chunk = sealed[start : start + MEMBER_CHUNK]
+        older = [seal for seal in chunk if seal.kind == EVENTS and since is not None and seal.sealed_at < since]
+        wanted = [seal for seal in chunk if seal.kind == AUDIT or since is None or seal.sealed_at >= since]
+        stored = reader.members([seal.id for seal in wanted])
+        for seal in wanted:
             members = _members_of(seal, stored.get(seal.id), walk.metas.get(seal.id, {}), result)
             if members is not None:
-                _check_batch(reader, seal, members, walk.retentions, result)
+                _check_batch(reader, seal, members, walk, result)
+        if older:
+            _note_older(reader, older, walk)
+
+
+def _gone_indices(reader: DocumentSealReader, names: set[str], walk: _Walk) -> set[str]:
+    """Those of ``names`` that no longer exist (each index asked about once)."""
+    unknown = sorted(name for name in names if name not in walk.exists)
+    if unknown:
+        existing = reader.existing_indices(unknown)
+        walk.exists.update((name, name in existing) for name in unknown)
+    return {name for name in names if not walk.exists[name]}
+
+
+def _note_older(reader: DocumentSealReader, older: list[Seal], walk: _Walk) -> None:
+    """For event batches not checked (sealed before ``since``): their events in deleted indices."""
+    listed = reader.member_indices([seal.id for seal in older])
+    touched = [seal for seal in older if _gone_indices(reader, set(listed.get(seal.id, [])), walk)]
+    if not touched:
+        return
+    stored = reader.members([seal.id for seal in touched])
+    for seal in touched:
+        # A damaged list is reported by a run without --since (the count check points there).
+        members = _members_of(seal, stored.get(seal.id), walk.metas.get(seal.id, {}), VerifyResult())
+        if members is not None:
+            gone = _gone_indices(reader, {item.index for item in members}, walk)
+            _note_gone(seal, [item for item in members if item.index in gone
+                              and not _retired(item, seal, walk.retentions)], walk)
+
+
+def _written(seal: Seal) -> float:
+    """When an events batch was written: its newest write order (ns) or, if earlier, its seal time."""
+    return min(seal.sealed_at, seal.last / 1e9)
+
+
+def _note_gone(seal: Seal, members: list[Member], walk: _Walk) -> None:
+    """Record ``members`` of ``seal`` as sealed events of indices that no longer exist."""
+    for index in {item.index for item in members}:
+        gone = walk.gone.get(index)
+        if gone is None:
+            gone = walk.gone[index] = _Gone(seal)
+        elif seal.id < gone.first.id:
+            gone.first = seal
+        gone.newest = max(gone.newest, _written(seal))
+        gone.batches += 1
+        gone.events += sum(1 for item in members if item.index == index)
 
 
 def _members_of(seal: Seal, stored: dict[str, Any] | None, meta: dict[str, Any],
@@ -210,25 +291,35 @@ def _retired(member: Member, seal: Seal, retentions: list[Retention]) -> bool:
                for item in retentions)
 
 
-def _check_batch(reader: DocumentSealReader, seal: Seal, members: list[Member], retentions: list[Retention],
+def _check_batch(reader: DocumentSealReader, seal: Seal, members: list[Member], walk: _Walk,
                  result: VerifyResult) -> None:
-    found = reader.document_hashes(members)
+    gone = _gone_indices(reader, {item.index for item in members}, walk) if seal.kind == EVENTS else set()
+    found = iter(reader.document_hashes([item for item in members if item.index not in gone]))
     missing: list[Member] = []
     changed: list[Member] = []
+    deleted: list[Member] = []
     retired = 0
-    for member, digest in zip(members, found, strict=True):
+    for member in members:
+        digest = None if member.index in gone else next(found)
         if digest is None:
-            if seal.kind == EVENTS and _retired(member, seal, retentions):
+            if seal.kind == EVENTS and _retired(member, seal, walk.retentions):
                 retired += 1
+            elif member.index in gone:
+                deleted.append(member)
             else:
                 missing.append(member)
         elif digest != member.hash:
             changed.append(member)
+    _note_gone(seal, deleted, walk)
     if retired == len(members):
         result.batches_retired += 1
         return
+    if retired + len(deleted) == len(members):  # retired or not: known once every batch is read
+        key = frozenset(item.index for item in deleted)
+        walk.only_gone[key] = walk.only_gone.get(key, 0) + 1
+        return
     result.batches_checked += 1
-    present = len(members) - len(missing) - retired
+    present = len(members) - len(missing) - retired - len(deleted)
     if seal.kind == EVENTS:
         result.events_checked += present
     else:
@@ -241,13 +332,45 @@ def _check_batch(reader: DocumentSealReader, seal: Seal, members: list[Member], 
             missing=len(missing), count=len(members), id=missing[0].id, index=missing[0].index)))
 
 
-def _check_counts(reader: DocumentSealReader, seals: list[Seal], walk: _Walk, result: VerifyResult) -> None:
-    """Stored events against the seals' counts, over the whole store (whatever ``since``)."""
+def _judge_lifecycle(delete_days: int, now: float, walk: _Walk, result: VerifyResult) -> None:
+    """Deleted indices: retired by the lifecycle policy when all their events are old enough."""
+    retired: set[str] = set()
+    for index, gone in sorted(walk.gone.items(), key=lambda item: (item[1].first.id, item[0])):
+        details = {"index": index, "events": gone.events, "batches": gone.batches}
+        if delete_days <= 0:
+            result.add(_broken(gone.first, _(
+                "index {index} no longer exists ({events} sealed events in {batches} batches) and this store "
+                "has no lifecycle delete age (store.retention.max_age_days is 0): it was deleted outside "
+                "siem").format(**details)))
+        elif gone.newest > now - delete_days * 86400 + LIFECYCLE_MARGIN:
+            result.add(_broken(gone.first, _(
+                "index {index} no longer exists ({events} sealed events in {batches} batches), but events in it "
+                "were written {written}, less than the lifecycle's {days} days ago: it was deleted outside the "
+                "lifecycle policy").format(written=_when(gone.newest), days=delete_days, **details)))
+        else:
+            retired.add(index)
+            result.retired_indices.append(LifecycleRetirement(index, gone.batches, gone.events, gone.newest))
+    for indices, count in walk.only_gone.items():
+        if indices <= retired:
+            result.batches_retired += count
+        else:
+            result.batches_checked += count
+
+
+def _when(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _check_counts(reader: DocumentSealReader, seals: list[Seal], walk: _Walk, result: VerifyResult,
+                  moment: float) -> None:
+    """Stored events against the seals' counts, over the whole store (whatever ``since``); the
+    events of deleted indices are reported by ``_judge_lifecycle``, so not counted here."""
     events = [seal for seal in seals if seal.kind == EVENTS]
     last = seals[-1] if seals else None
     if events and last is not None:
         first, through = min(seal.first for seal in events), max(seal.last for seal in events)
-        expected = sum(seal.count for seal in events) - sum(item.removed for item in walk.retentions)
+        expected = (sum(seal.count for seal in events) - sum(item.removed for item in walk.retentions)
+                    - sum(gone.events for gone in walk.gone.values()))
         stored = reader.count_events(first, through)
         if stored != expected and not result.problem_count:
             result.add(_broken(last, _("the store holds {stored} sealed events, the seals say {expected}: run "
@@ -257,7 +380,7 @@ def _check_counts(reader: DocumentSealReader, seals: list[Seal], walk: _Walk, re
             result.warnings.append(_("{count} events stored before sealing began are not covered by a seal").format(
                 count=before))
         after = reader.events_after(through)
-        now = time.time_ns()
+        now = int(moment * 1e9)
         recent = [seq for seq in after if now - IN_FLIGHT_NS <= seq <= now + IN_FLIGHT_NS]
         if len(after) > len(recent):
             result.add(Broken(last.id + 1, EVENTS, None, None, None, _(

@@ -25,6 +25,8 @@ from siem.integrity.chain import AUDIT, EVENTS, GENESIS, RETENTION, Seal, batch_
 
 #: Problems listed in full (the first one is what matters; the count is always given).
 MAX_PROBLEMS = 100
+#: Indices retired by the lifecycle policy named one per line in the text output.
+MAX_RETIRED_LINES = 10
 
 
 class SealReader(Protocol):
@@ -73,6 +75,21 @@ class Broken:
                 "sealed_at": self.sealed_at, "reason": self.reason}
 
 
+@dataclass(frozen=True, slots=True)
+class LifecycleRetirement:
+    """A deleted index whose sealed events were all older than the lifecycle's delete age."""
+
+    index: str
+    batches: int
+    events: int
+    #: When its newest sealed events were written (Unix time).
+    newest: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The retirement as JSON-ready data."""
+        return {"index": self.index, "batches": self.batches, "events": self.events, "newest_written": self.newest}
+
+
 @dataclass(slots=True)
 class VerifyResult:
     """The outcome of a verification."""
@@ -87,6 +104,8 @@ class VerifyResult:
     problems: list[Broken] = field(default_factory=list)
     problem_count: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: Indices deleted by the lifecycle policy (Elasticsearch), their batches counted in ``batches_retired``.
+    retired_indices: list[LifecycleRetirement] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -114,6 +133,7 @@ class VerifyResult:
             "events_checked": self.events_checked,
             "audit_entries_checked": self.audit_checked,
             "batches_retired": self.batches_retired,
+            "retired_by_lifecycle": [item.to_dict() for item in self.retired_indices],
             "unsealed_audit_entries": self.unsealed_audit,
             "head": None if self.head is None else {
                 "seal": self.head.seal, "chain": self.head.chain.hex(), "sealed_at": self.head.sealed_at},
@@ -307,6 +327,17 @@ def iter_lines(result: VerifyResult) -> Iterator[str]:
                 "{retired} batches removed by retention").format(
             seals=result.seals, batches=result.batches_checked, events=result.events_checked,
             audit=result.audit_checked, retired=result.batches_retired)
+    if result.retired_indices:
+        yield _("{indices} indices deleted by the lifecycle policy after the delete age ({batches} batches, "
+                "{events} events), oldest first:").format(
+            indices=len(result.retired_indices), batches=sum(item.batches for item in result.retired_indices),
+            events=sum(item.events for item in result.retired_indices))
+        for item in result.retired_indices[:MAX_RETIRED_LINES]:
+            yield _("  {index}: {batches} batches, {events} events, the newest written {time}").format(
+                index=item.index, batches=item.batches, events=item.events, time=_time(item.newest))
+        if len(result.retired_indices) > MAX_RETIRED_LINES:
+            yield _("  and {count} more (--json lists them)").format(
+                count=len(result.retired_indices) - MAX_RETIRED_LINES)
     if result.head is not None and result.ok:
         yield _("head: seal {seal} chain {chain} (record it to check later with --anchor)").format(
             seal=result.head.seal, chain=result.head.chain.hex())

@@ -22,7 +22,8 @@ def open_store(config: Config, data_dir: Path) -> Store:
         from siem.store.elasticsearch.store import ElasticsearchStore
 
         return ElasticsearchStore(config.store.elasticsearch,
-                                  seal_head=head_path(data_dir, config.store.elasticsearch))
+                                  seal_head=head_path(data_dir, config.store.elasticsearch),
+                                  lifecycle_delete_days=config.store.retention.max_age_days)
     raise StoreError(
         f"unknown store backend {backend!r}; use 'sqlite' or 'elasticsearch'",
         path=config.source_file,

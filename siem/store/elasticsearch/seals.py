@@ -41,7 +41,9 @@ doubles (bounds are moved ``SLACK`` into the gap).
 Limits: the chain is not keyed (as on SQLite, see siem/store/sqlite/seals.py: keep an anchor
 off the machine); the seals index and the head file can be rewritten by whoever holds the
 cluster's credentials and the data directory; whole indices deleted by the lifecycle policy
-of ``siem es setup`` are not sealed as retention, so their batches read as removed; refused
+of ``siem es setup`` are not sealed: verification counts their events as retired when every
+batch in them is older than ``store.retention.max_age_days`` (siem/integrity/documents.py),
+and seals are never deleted, so the seals index grows with the life of the store; refused
 events (the dead-letter index) are not sealed; verification reads without a snapshot, so a
 retention run or a second writer during ``siem verify`` can make it report a removal or a count
 mismatch that a second run does not.
@@ -84,6 +86,8 @@ MAX_SEQ = 2**63 - 1
 CHUNK = 1000
 #: Searches of at most this many hits (Elasticsearch's default max_result_window).
 PAGE = 10000
+#: Index names asked about in one request (they travel in the URL).
+INDEX_CHUNK = 50
 #: Tries to append a seal while other writers append theirs.
 RACE_ATTEMPTS = 100
 HEAD_SUFFIX = ".es-seal-head"
@@ -365,11 +369,17 @@ class Sealer:
 class EsSealReader:
     """What ``siem verify`` reads from the cluster (siem.integrity.documents.DocumentSealReader)."""
 
-    def __init__(self, cluster: Cluster, names: mapping.IndexNames, head_file: Path | None) -> None:
+    def __init__(self, cluster: Cluster, names: mapping.IndexNames, head_file: Path | None,
+                 lifecycle_delete_days: int = 0) -> None:
         self.cluster = cluster
         self.names = names
         self.head_file = head_file
+        self.delete_days = lifecycle_delete_days
         self.index = SealIndex(cluster, names)
+
+    def lifecycle_delete_days(self) -> int:
+        """Age (days after rollover) at which the lifecycle policy deletes an events index; 0: never."""
+        return self.delete_days
 
     def head(self) -> Anchor | None:
         """The head recorded in the data directory, if any."""
@@ -413,6 +423,33 @@ class EsSealReader:
             if isinstance(members, dict):
                 found[int(doc["_id"])] = members
         return found
+
+    def member_indices(self, seal_ids: Sequence[int]) -> dict[int, list[str]]:
+        """The indices listed in these seals' members (without the documents)."""
+        if not seal_ids:
+            return {}
+        response = self.cluster.call(
+            "cannot read the integrity seals", self.cluster.client.mget,
+            index=self.names.seals, ids=[str(number) for number in seal_ids], source_includes=["members.indices"])
+        found: dict[int, list[str]] = {}
+        for doc in response["docs"]:
+            members = doc.get("_source", {}).get("members") if doc.get("found") else None
+            indices = members.get("indices") if isinstance(members, dict) else None
+            if isinstance(indices, list):
+                found[int(doc["_id"])] = [str(name) for name in indices]
+        return found
+
+    def existing_indices(self, names: Sequence[str]) -> set[str]:
+        """Those of these concrete index names that exist now."""
+        existing: set[str] = set()
+        for start in range(0, len(names), INDEX_CHUNK):
+            chunk = list(names[start : start + INDEX_CHUNK])
+            response = self.cluster.call(
+                "cannot check the sealed indices", self.cluster.client.indices.get,
+                index=",".join(chunk), ignore_unavailable=True, allow_no_indices=True,
+                filter_path="*.settings.index.uuid")  # not the mappings
+            existing.update(name for name in chunk if name in response)
+        return existing
 
     def document_hashes(self, members: Sequence[Member]) -> list[bytes | None]:
         """Row hashes of the members as stored now (None for one that is gone)."""

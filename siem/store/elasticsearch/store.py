@@ -73,12 +73,16 @@ class ElasticsearchStore(CaseIndices):
 
     backend = "elasticsearch"
 
-    def __init__(self, config: ElasticsearchConfig, *, seal_head: Path | None = None) -> None:
+    def __init__(self, config: ElasticsearchConfig, *, seal_head: Path | None = None,
+                 lifecycle_delete_days: int = 0) -> None:
         """Connect (StoreError naming the hosts if the cluster does not answer). With
         ``config.seals`` each write and audit entry is sealed (seals.py), and the head of the
-        chain written to ``seal_head`` (None: no head file)."""
+        chain written to ``seal_head`` (None: no head file). ``lifecycle_delete_days`` is the
+        delete age of the lifecycle policy (``store.retention.max_age_days``; 0: none), after
+        which ``siem verify`` counts a deleted events index as retired, not removed."""
         super().__init__(config)
         self.seal_head = seal_head
+        self.lifecycle_delete_days = lifecycle_delete_days
         if config.seals:
             self.sealer = Sealer(self.cluster, self.names, config, seal_head)
 
@@ -466,7 +470,7 @@ class ElasticsearchStore(CaseIndices):
     def document_seal_reader(self) -> EsSealReader:
         """What ``siem verify`` reads (siem.integrity.documents)."""
         self.check_open()
-        return EsSealReader(self.cluster, self.names, self.seal_head)
+        return EsSealReader(self.cluster, self.names, self.seal_head, self.lifecycle_delete_days)
 
     # -- status and audit -----------------------------------------------------------------
 
