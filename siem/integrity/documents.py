@@ -35,7 +35,7 @@ from typing import Any, Protocol, runtime_checkable
 from siem.i18n import _
 from siem.integrity.anchor import Anchor
 from siem.integrity.chain import AUDIT, EVENTS, GENESIS, RETENTION, Seal, batch_digest, encode_mixed_row, link
-from siem.integrity.verify import Broken, LifecycleRetirement, VerifyResult, check_anchor
+from siem.integrity.verify import Broken, LifecycleRetirement, VerifyResult, check_head_and_anchor
 
 #: Seals whose members are read in one request.
 MEMBER_CHUNK = 20
@@ -165,13 +165,7 @@ def verify_documents(store: DocumentSealedStore, *, since: float | None = None,
             result.add(_broken(retention.seal, _("this removal does not look like retention: {reason}").format(
                 reason=reason)))
     _check_counts(reader, seals, walk, result, moment)
-    last = seals[-1] if seals else None
-    result.head = None if last is None else Anchor(last.id, last.chain, last.sealed_at)
-    if head is None and seals:
-        result.warnings.append(_("no head file beside the store: removal of the newest batches "
-                                 "cannot be detected (it is written again at the next sealed write)"))
-    check_anchor(head, seals, _("the head file"), result)
-    check_anchor(anchor, seals, _("the anchor"), result)
+    check_head_and_anchor(seals, head, anchor, result)
     if not seals:
         result.warnings.append(_("nothing is sealed yet: seals are made as events are stored"))
     return result

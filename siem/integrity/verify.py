@@ -173,14 +173,7 @@ def verify(store: object, *, since: float | None = None, anchor: Anchor | None =
         for seal in seals:
             _check_contents(reader, seal, since, retired, retired_broken, result)
         _check_counts(reader, seals, retired, result)
-        head = reader.head()
-        last = seals[-1] if seals else None
-        result.head = None if last is None else Anchor(last.id, last.chain, last.sealed_at)
-        if head is None and seals:
-            result.warnings.append(_("no head file beside the store: removal of the newest batches "
-                                     "cannot be detected (it is written again at the next sealed write)"))
-        check_anchor(head, seals, _("the head file"), result)
-        check_anchor(anchor, seals, _("the anchor"), result)
+        check_head_and_anchor(seals, reader.head(), anchor, result)
         result.unsealed_audit = reader.unsealed()[1]
     if not seals:
         result.warnings.append(_("nothing is sealed yet: seals are made as events are stored"))
@@ -296,6 +289,17 @@ def _check_counts(reader: SealReader, seals: list[Seal], retired: dict[int, int]
     if unsealed and last is not None:
         result.add(Broken(last.id + 1, EVENTS, None, None, None,
                           _("{count} events are stored after the last seal without one").format(count=unsealed)))
+
+
+def check_head_and_anchor(seals: list[Seal], head: Anchor | None, anchor: Anchor | None, result: VerifyResult) -> None:
+    """Set the result's head from the newest seal and check it against the head file and an anchor."""
+    last = seals[-1] if seals else None
+    result.head = None if last is None else Anchor(last.id, last.chain, last.sealed_at)
+    if head is None and seals:
+        result.warnings.append(_("no head file beside the store: removal of the newest batches "
+                                 "cannot be detected (it is written again at the next sealed write)"))
+    check_anchor(head, seals, _("the head file"), result)
+    check_anchor(anchor, seals, _("the anchor"), result)
 
 
 def check_anchor(anchor: Anchor | None, seals: list[Seal], what: str, result: VerifyResult) -> None:
