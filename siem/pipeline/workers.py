@@ -17,6 +17,13 @@ slot is held from sending until the batch leaves the reorder buffer), so memory 
 the queue size plus ``in_flight`` batches. A worker that dies or fails raises ``WorkerError``
 in the main process, which stops the pipeline; nothing after the gap is committed.
 
+A worker whose main process is gone (killed: ``kill -9``, the OOM killer) exits at once: a
+thread in it waits on the parent's sentinel (``multiprocessing.parent_process()``). The end of
+its pipes alone would be seen only when it next reads or writes them, after a batch or after
+building its stages (compiling the SigmaHQ rules takes half a minute): an orphan would hold
+the cores and memory the restarted ``siem run`` needs. What it had in hand was not committed,
+and is replayed at the restart.
+
 What crosses the boundary (``bench/worker_boundary.py``, docs/ingest-performance.md): records
 go as tuples of their fields (a third of the cost of pickling the dataclasses), events come back
 pickled (in the main process faster to load than orjson, and exact: tuples, large integers and
@@ -30,6 +37,7 @@ import dataclasses
 import logging
 import multiprocessing
 import operator
+import os
 import pickle
 import signal
 import threading
@@ -50,6 +58,8 @@ log = logging.getLogger(__name__)
 _POLL_SECONDS = 0.5
 #: How long ``close`` waits for a worker to exit before killing it.
 _STOP_SECONDS = 5.0
+#: The exit status of a worker that found its main process gone.
+_ORPHAN_EXIT = 70
 
 _FIELDS = tuple(field.name for field in dataclasses.fields(RawRecord))
 _record_fields = operator.attrgetter(*_FIELDS)
@@ -303,6 +313,7 @@ def serve(number: int, setup: WorkerSetup, tasks: Connection, results: Connectio
     # drains the pipeline and then ends the workers, which must keep working until then.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _exit_with_parent()
     logging.basicConfig(level=logging.WARNING, format=f"siem worker {number}: %(levelname)s %(name)s: %(message)s")
     try:
         stages = setup()
@@ -321,6 +332,20 @@ def serve(number: int, setup: WorkerSetup, tasks: Connection, results: Connectio
     except BaseException as exc:
         log.exception("worker failed")
         _report(results, f"{type(exc).__name__}: {exc}", ExitCode.ERROR)
+
+
+def _exit_with_parent() -> None:
+    """End this process as soon as the process that started it is gone (see the module docstring)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not a spawned worker (called in-process)
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        wait([sentinel])  # readable once the parent's end of the pipe is closed: it exited
+        os._exit(_ORPHAN_EXIT)  # nothing here to save: the main process commits, and it is gone
+
+    threading.Thread(target=watch, name="siem-worker-parent-watch", daemon=True).start()
 
 
 def _send(results: Connection, message: tuple[Any, ...]) -> None:

@@ -70,6 +70,47 @@ def start_siem(
     return child
 
 
+@dataclass(frozen=True)
+class Proc:
+    """A process as /proc shows it: pid, start time (in clock ticks: tells a reused pid apart)
+    and command line."""
+
+    pid: int
+    started: int
+    cmdline: str
+
+    def running(self) -> bool:
+        """Whether this very process still runs (a zombie, or a new process on its pid, does not)."""
+        stat = _stat(self.pid)
+        return stat is not None and stat[2] == self.started and stat[0] not in "ZX"
+
+
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    """State, parent pid and start time of ``pid`` from /proc/PID/stat; None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[0], int(fields[1]), int(fields[19])
+
+
+def children(pid: int) -> list[Proc]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        stat = _stat(int(entry.name))
+        if stat is None or stat[1] != pid:
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        found.append(Proc(int(entry.name), stat[2], cmdline))
+    return found
+
+
 def stored_messages(data_dir: Path) -> list[str]:
     """``message`` of every stored event."""
     store = open_store(Config(data_dir=str(data_dir)), data_dir)

@@ -6,6 +6,11 @@ The sender is reliable the way a real relay with an application acknowledgement 
 after each kill it resumes from the first line that ``siem run`` had not journaled (in the
 spool or the store); lines still in the kernel's socket buffers when the process died were
 never accepted, and are sent again.
+
+With ``pipeline.workers: 2`` the same holds when the main process is killed: its worker
+processes (and multiprocessing's resource tracker) exit on their own once it is gone
+(test_worker_orphans checks that they do at once, even mid-batch), and nothing they had in hand
+was committed, so the restart replays it.
 """
 
 from __future__ import annotations
@@ -27,11 +32,16 @@ from siem.pipeline.spool import Spool
 from siem.store.base import AlertQuery, EventQuery, IncidentQuery
 from siem.store.factory import open_store
 from tests.conftest import free_port
-from tests.hardening.siemproc import SiemProcess, start_siem
+from tests.hardening.siemproc import Proc, SiemProcess, children, start_siem
 from tests.notify.conftest import Recorder, SmtpServer
 
 SEED = 8
 KILLS = 6
+#: Kills with ``pipeline.workers: 2`` (each restart starts the workers again: fewer kills, same coverage of
+#: ingest, alerting and the mail tick).
+WORKER_KILLS = 3
+#: How long worker processes may outlive a killed main process (they watch it: a fraction of a second).
+ORPHAN_SECONDS = 10.0
 TOTAL = 3000
 RATE = 1500  # lines per second
 ATTACKERS = 12
@@ -53,10 +63,10 @@ def message(n: int) -> str:
     return line(n).decode().split(": ", 1)[1].strip()
 
 
-def config_text(port: int, smtp_port: int) -> str:
+def config_text(port: int, smtp_port: int, workers: int = 0) -> str:
     return (
         f"sources:\n  - {{type: syslog, name: tcp-in, transport: tcp, host: 127.0.0.1, port: {port}, zone: camera}}\n"
-        "pipeline: {flush_interval: 0.05, batch_size: 100}\n"
+        f"pipeline: {{flush_interval: 0.05, batch_size: 100, workers: {workers}}}\n"
         "store: {retention: {max_age_days: 0}}\n"
         "email:\n  enabled: true\n  from_address: siem@city.example\n"
         f"  smtp: {{host: 127.0.0.1, port: {smtp_port}, security: plain, timeout: 5}}\n"
@@ -168,14 +178,16 @@ def smtp() -> Iterator[tuple[SmtpServer, Recorder]]:
     server.stop()
 
 
-def run_once(work: Path, smtp_port: int, recorder: Recorder, *, kills: list[float]) -> Path:
-    """Feed every line to siem run, killing it after each delay in ``kills``; returns the data dir."""
+def run_once(work: Path, smtp_port: int, recorder: Recorder, *, kills: list[float], workers: int = 0) -> Path:
+    """Feed every line to siem run, killing it after each delay in ``kills``; returns the data dir.
+
+    With ``workers``, each kill hits the main process only, and its worker processes must then exit."""
     work.mkdir()
     data_dir = work / "siem-data"
     port = free_port()
     start = 0
     for delay in [*kills, None]:
-        siem = start_siem(config_text(port, smtp_port), work, data_dir)
+        siem = start_siem(config_text(port, smtp_port, workers), work, data_dir)
         sender = Sender(port, start)
         sender.start()
         if delay is None:
@@ -183,18 +195,32 @@ def run_once(work: Path, smtp_port: int, recorder: Recorder, *, kills: list[floa
             settle(siem, recorder, data_dir)
             break
         time.sleep(delay)
-        siem.kill()  # SIGKILL
+        helpers = children(siem.process.pid)
+        siem.kill()  # SIGKILL, to the main process only (as the OOM killer would)
         sender.halt.set()
         sender.join(30)
+        if workers:
+            assert_orphans_exit(helpers, workers, siem)
         start = accepted_prefix(data_dir)
     return data_dir
 
 
+def assert_orphans_exit(helpers: list[Proc], workers: int, siem: SiemProcess) -> None:
+    """The killed siem run had ``workers`` worker processes; none outlives it by ORPHAN_SECONDS."""
+    spawned = [proc for proc in helpers if "multiprocessing.spawn" in proc.cmdline]
+    assert len(spawned) == workers, f"expected {workers} worker processes, found {helpers}: {siem.log()}"
+    deadline = time.monotonic() + ORPHAN_SECONDS
+    while left := [proc for proc in helpers if proc.running()]:
+        assert time.monotonic() < deadline, f"still running {ORPHAN_SECONDS:.0f} s after siem run was killed: {left}"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(("workers", "kill_count"), [(0, KILLS), (2, WORKER_KILLS)], ids=["thread", "workers-2"])
 def test_kill_9_at_random_points_gives_what_an_uninterrupted_run_gives(
-    tmp_path: Path, smtp: tuple[SmtpServer, Recorder]
+    tmp_path: Path, smtp: tuple[SmtpServer, Recorder], workers: int, kill_count: int
 ) -> None:
     server, recorder = smtp
-    baseline_dir = run_once(tmp_path / "baseline", server.port, recorder, kills=[])
+    baseline_dir = run_once(tmp_path / "baseline", server.port, recorder, kills=[], workers=workers)
     expected = outcome(baseline_dir, recorder)
     assert sum(expected[0].values()) == TOTAL and set(expected[0].values()) == {1}
     assert any(alert[1] == "high" for alert in expected[1]), "the brute-force correlation should fire"
@@ -202,8 +228,8 @@ def test_kill_9_at_random_points_gives_what_an_uninterrupted_run_gives(
 
     recorder.received.clear()
     rng = random.Random(SEED)
-    kills = [rng.uniform(0.3, 2.5) for _ in range(KILLS - 1)] + [rng.uniform(5.0, 6.5)]  # the last one in a mail tick
-    crashed_dir = run_once(tmp_path / "crashed", server.port, recorder, kills=kills)
+    kills = [rng.uniform(0.3, 2.5) for _ in range(kill_count - 1)] + [rng.uniform(5.0, 6.5)]  # the last in a mail tick
+    crashed_dir = run_once(tmp_path / "crashed", server.port, recorder, kills=kills, workers=workers)
     events, alerts, mails, incidents = outcome(crashed_dir, recorder)
 
     assert events == expected[0]  # every line stored exactly once
