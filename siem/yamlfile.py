@@ -73,6 +73,8 @@ def load_yaml_text(text: str, path: str = "<string>") -> Any:
         raise ConfigError(f"invalid YAML: {exc}", path=path) from exc
     except RecursionError as exc:  # hostile nesting ([[[[...): PyYAML's composer recurses
         raise ConfigError("invalid YAML: nested too deeply", path=path) from exc
+    except ValueError as exc:  # e.g. an integer of over 4,300 digits (Python's int() limit)
+        raise ConfigError(f"invalid YAML: {exc}", path=path) from exc
 
 
 def load_yaml_file(path: str | Path) -> Any:

@@ -24,13 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collectors.base import RawRecord
 from collectors.parsers.stamps import format_epoch
 from siem import event as ecs
 from siem.errors import ParseError
 from siem.event import Event
+from siem.zones import find_zone
 
 MONTHS = {
     name: number
@@ -70,10 +70,10 @@ def zone(name: str) -> tzinfo:
     """The tzinfo for an IANA name (``UTC`` when empty); ParseError when unknown."""
     if not name or name == "UTC":
         return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ParseError(f"unknown time zone {name!r}") from exc
+    found = find_zone(name)
+    if found is None:
+        raise ParseError(f"unknown time zone {name!r}")
+    return found
 
 
 def _offset(text: str) -> tzinfo:

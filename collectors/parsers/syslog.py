@@ -20,13 +20,14 @@ import re
 import time
 from datetime import datetime
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from collectors.base import RawRecord
 from collectors.parsers.stamps import format_epoch
 from siem import event as ecs
 from siem.errors import ParseError
 from siem.event import Event
+from siem.zones import find_zone
 
 NILVALUE = "-"
 BOM = "\ufeff"
@@ -71,10 +72,10 @@ def zone(name: str) -> ZoneInfo | None:
     """The IANA time zone ``name`` (None for UTC, the fast path)."""
     if name in ("UTC", "Etc/UTC", "Z", ""):
         return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ParseError(f"unknown time zone {name!r}") from exc
+    found = find_zone(name)
+    if found is None:
+        raise ParseError(f"unknown time zone {name!r}")
+    return found
 
 
 def _local_epoch(year: int, month: int, day: int, hour: int, minute: int, second: int, tz: ZoneInfo | None) -> float:

@@ -141,14 +141,10 @@ def write_events(events: Iterator[Event], out: IO[str], *, nested: bool) -> None
 @click.pass_obj
 def parse_command(options: AppOptions, fmt: str, timezone: str, nested: bool, file: Path) -> None:
     """Print the ECS events a parser makes of FILE, one JSON line each."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from siem.zones import find_zone
 
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise click.BadParameter(
-            _("unknown time zone {zone}").format(zone=repr(timezone)), param_hint="--timezone"
-        ) from exc
+    if find_zone(timezone) is None:
+        raise click.BadParameter(_("unknown time zone {zone}").format(zone=repr(timezone)), param_hint="--timezone")
     app = App.from_options(options if options is not None else AppOptions())
     counts = {"records": 0, "events": 0, "not parsed": 0}
     try:

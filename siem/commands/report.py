@@ -50,11 +50,10 @@ def report_command(options: AppOptions, period: str, output_format: str, output:
       siem --lang vi report --period month --format markdown
       siem report --period week --end 2026-11-23T00:00+07:00 --email
     """
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     from siem.enrich.inventory import Inventory
     from siem.report import html, jsondoc, markdown
     from siem.report.collect import ReportRequest, collect
+    from siem.zones import find_zone
 
     now = time.time()
     try:
@@ -66,11 +65,9 @@ def report_command(options: AppOptions, period: str, output_format: str, output:
     app = App.from_options(options)
     try:
         zone = timezone or app.config.email.timezone
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        if find_zone(zone) is None:
             raise click.BadParameter(f"unknown time zone {zone!r} (use an IANA name such as Asia/Ho_Chi_Minh)",
-                                     param_hint="--timezone") from exc
+                                     param_hint="--timezone")
         inventory = Inventory.load(app.config.inventory) if app.config.inventory else None
         request = ReportRequest(period=period, end=end_at, timezone=zone, language=app.config.language,
                                 top=top, silent_hours=silent_hours, no_site=_("no site"), profile=profile)

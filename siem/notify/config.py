@@ -18,10 +18,10 @@ the key named.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from siem.alert import LEVELS
 from siem.errors import ConfigError
+from siem.zones import find_zone
 
 SECURITY_MODES = ("starttls", "tls", "plain")
 
@@ -153,7 +153,5 @@ class EmailConfig:
             raise ConfigError(f"email.language must be en or vi, not {self.language!r}")
         if self.keep_sent < 0:
             raise ConfigError("email.keep_sent must be 0 or more")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigError(f"email.timezone {self.timezone!r} is not a known time zone") from exc
+        if find_zone(self.timezone) is None:
+            raise ConfigError(f"email.timezone {self.timezone!r} is not a known time zone")

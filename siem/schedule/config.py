@@ -18,9 +18,10 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from siem.errors import ConfigError
+from siem.zones import find_zone
 
 SKIP = "skip"
 RUN_ONCE = "run_once"
@@ -60,11 +61,10 @@ class JobConfig:
         if not _NAME.match(self.name):
             raise JobKeyError(f"schedule: job name {self.name!r} must be letters, digits, '.', '_' or '-' "
                             "(it names files and systemd units)", key="name")
-        try:
-            zone = ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        zone = find_zone(self.timezone)
+        if zone is None:
             raise JobKeyError(f"{where}.timezone: unknown time zone {self.timezone!r} (an IANA name such as "
-                            "Asia/Ho_Chi_Minh)", key="timezone") from exc
+                            "Asia/Ho_Chi_Minh)", key="timezone")
         from siem.schedule.cron import CronExpressionError, check_expression
 
         try:

@@ -26,7 +26,7 @@ def check_expression(expression: str, zone: ZoneInfo) -> None:
         raise CronExpressionError(f"expected 5 fields, found {len(fields)}")
     try:
         CronSim(expression, datetime.now(zone))
-    except CronSimError as exc:
+    except (CronSimError, ValueError) as exc:  # ValueError: a number of over 4,300 digits
         raise CronExpressionError(str(exc).rstrip(".").lower() or "bad expression") from exc
 
 

@@ -57,6 +57,21 @@ def _rule(detection: str, extra: str = "") -> bytes:
 #: The findings of longer inputs, rebuilt here in the same shape without the corpus text they
 #: were made from (the corpus stays out of the project). (target, input, before the fix)
 BUILT_CASES: list[tuple[str, bytes, str]] = [
+    # siem/zones.py: time zone texts ZoneInfo turns into nested imports or file paths (bench/fuzz.py,
+    # target config, after the schedule section came).
+    ("config", b"schedule:\n  - {name: s, command: scan, cron: '0 7 * * *', timezone: Asia" + b"/x" * 400 + b"}\n",
+     "RecursionError from importlib (siem/schedule/config.py)"),
+    ("config", b"schedule:\n  - {name: s, command: scan, cron: '0 7 * * *', timezone: Asia}\n",
+     "IsADirectoryError: tzdata/zoneinfo/Asia"),
+    ("config", b"schedule:\n  - {name: s, command: scan, cron: '0 7 * * *', timezone: " + b"H" * 300 + b"}\n",
+     "OSError: File name too long"),
+    ("config", b"email:\n  timezone: Asia/" + b"x/" * 400 + b"y\n", "RecursionError (siem/notify/config.py)"),
+    # siem/yamlfile.py, siem/schedule/cron.py: integers of 4,301+ digits.
+    ("config", b"pipeline:\n  queue_size: " + b"9" * 5000 + b"\n", "ValueError: Exceeds the limit (4300 digits)"),
+    ("config", b"schedule:\n  - {name: s, command: scan, cron: '0 " + b"7" * 5000 + b" * * *'}\n",
+     "ValueError: Exceeds the limit (siem/schedule/cron.py)"),
+    # siem/config.py: an integer too large for a float setting.
+    ("config", b"pipeline:\n  flush_interval: 1" + b"0" * 400 + b"\n", "OverflowError: int too large to convert to float"),
     # siem/detect/loader.py: pySigma bugs on broken rules escaped the loader.
     ("rules", _rule("    sel:\n        a0: import\n    condition: #sel\n"),
      "TypeError in sigma/conditions.py (condition: null)"),
