@@ -1,7 +1,7 @@
 """Load: senders over UDP, TCP and TLS on loopback at rising rates against a real ``siem run``.
 
 Usage: ``python bench/load.py [--rates 5000,10000,20000,40000,70000,100000] [--seconds 3]
-[--transports tcp,tls,udp] [--no-rules] [--keep-going]``.
+[--transports tcp,tls,udp] [--no-rules] [--keep-going] [--receive-buffer BYTES]``.
 
 ``siem run`` runs as a child process with the SQLite store, detection on (our rules in
 ``rules/``) and one syslog source per transport (sources labelled zone ``camera``, so the
@@ -15,6 +15,15 @@ step (no growing backlog). Escalation of a stream transport stops at its first u
 rate. UDP loss at a rate is ``1 - stored / sent``. Printed per step: achieved send rate, stored,
 catch-up time, RSS of the siem process; at the end the highest sustained TCP/TLS rates and
 the peak RSS (``VmHWM`` from /proc).
+
+For UDP steps a second line splits the loss by where it happened: ``kernel`` (datagrams the
+socket's receive buffer had no room for: the ``drops`` column of ``/proc/net/udp`` for the
+listening socket, Linux only) and ``queue`` (datagrams received but refused by a full pipeline:
+the source's ``dropped`` counter as ``siem run`` saves it in the store, less the kernel's drops
+where the source counts those too); ``other`` is what
+neither explains (sent minus stored, kernel and queue drops; e.g. lost on the sender's side).
+A UDP step waits until each datagram is accounted for (its catch-up is the time to the last
+event stored), so what a step left queued is not counted in the next one.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from collectors.sources import syslog  # noqa: E402
 from siem.config import Config  # noqa: E402
 from siem.store.base import EventQuery, Store  # noqa: E402
 from siem.store.factory import open_store  # noqa: E402
@@ -48,6 +58,10 @@ TEMPLATES = (
 )
 TICK = 0.01
 CATCH_UP_SECONDS = 2.0
+#: Whether the UDP source counts the kernel's drops in its ``dropped`` counter.
+KERNEL_DROPS_COUNTED = hasattr(syslog, "kernel_drops")
+#: A UDP step ends when every datagram is accounted for, or when nothing moved for this long.
+QUIET_SECONDS = 5.0
 
 
 def line(n: int, stamp: bytes = b"Nov 25 10:00:00") -> bytes:
@@ -73,6 +87,10 @@ class Step:
     stored: int
     catch_up: float
     rss_mb: float
+    #: UDP: datagrams dropped by the kernel (receive buffer full; None where unknown) and by
+    #: the pipeline (queue full) during the step.
+    kernel_drops: int | None = None
+    queue_drops: int = 0
 
     @property
     def sustained(self) -> bool:
@@ -115,14 +133,23 @@ def free_port(kind: int) -> int:
 class Server:
     """``siem run`` as a child process."""
 
-    def __init__(self, work: Path, transports: list[str], *, rules: bool, launcher: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        work: Path,
+        transports: list[str],
+        *,
+        rules: bool,
+        launcher: list[str] | None = None,
+        receive_buffer: int | None = None,
+    ) -> None:
         """``launcher``: what runs ``cli.py``'s arguments (default ``python cli.py``; ``bench/memory.py``
-        puts its memory probe there)."""
+        puts its memory probe there). ``receive_buffer``: the UDP source's ``receive_buffer_bytes``."""
         self.cert, self.key = make_certificate(work)
         self.ports = {t: free_port(socket.SOCK_DGRAM if t == "udp" else socket.SOCK_STREAM) for t in transports}
         sources = "".join(
             f"  - {{type: syslog, name: {t}-in, transport: {t}, host: 127.0.0.1, port: {port}, zone: camera"
             + (f", tls: {{cert_file: '{self.cert}', key_file: '{self.key}'}}" if t == "tls" else "")
+            + (f", receive_buffer_bytes: {receive_buffer}" if t == "udp" and receive_buffer else "")
             + "}\n"
             for t, port in self.ports.items()
         )
@@ -164,6 +191,36 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+
+
+    def udp_kernel_drops(self) -> int | None:
+        """Datagrams the UDP listening socket's receive buffer dropped (``/proc/net/udp``), or None."""
+        port = self.ports.get("udp")
+        if port is None:
+            return None
+        return kernel_drops(port)
+
+    def source_counts(self, source: str) -> tuple[int, int]:
+        """Records ``source`` handed over, and of those the ones a full pipeline refused (the
+        counters as siem run last saved them, every second)."""
+        for stats in self.store.source_stats():
+            if stats.source == source:
+                return stats.received, stats.dropped
+        return 0, 0
+
+
+def kernel_drops(port: int) -> int | None:
+    """The ``drops`` of the UDP socket bound to ``port`` on 127.0.0.1 (``/proc/net/udp``), or None."""
+    try:
+        text = Path("/proc/net/udp").read_text()
+    except OSError:
+        return None
+    wanted = f"0100007F:{port:04X}"
+    for row in text.splitlines()[1:]:
+        fields = row.split()
+        if len(fields) >= 13 and fields[1] == wanted:
+            return int(fields[12])
+    return None
 
 
 def connect(server: Server, transport: str) -> socket.socket:
@@ -220,13 +277,65 @@ def wait_stored(server: Server, target: int, *, settle: bool, limit: float = 120
 
 def run_step(server: Server, transport: str, rate: int, seconds: float, first: int) -> Step:
     base = server.stored()
+    if transport == "udp":
+        return run_udp_step(server, rate, seconds, first, base)
     sock = connect(server, transport)
     try:
         sent, took = send(sock, transport, first, rate, seconds)
     finally:
         sock.close()
-    stored, catch_up = wait_stored(server, base + sent, settle=transport == "udp")
+    stored, catch_up = wait_stored(server, base + sent, settle=False)
     return Step(transport, rate, sent, sent / took, stored - base, catch_up, server.memory_mb())
+
+
+def run_udp_step(server: Server, rate: int, seconds: float, first: int, base: int, limit: float = 120.0) -> Step:
+    """A UDP step, waiting until every datagram is accounted for: read by the source or dropped
+    by the kernel, and of those read, stored or dropped by the pipeline (or nothing moved for
+    ``QUIET_SECONDS``)."""
+    source = "udp-in"
+    kernel_base = server.udp_kernel_drops()
+    received_base, queue_base = server.source_counts(source)
+    sock = connect(server, "udp")
+    try:
+        sent, took = send(sock, "udp", first, rate, seconds)
+    finally:
+        sock.close()
+    started = time.monotonic()
+    last_change = quiet_since = started
+    state: tuple[int, int | None, int, int] | None = None
+    while time.monotonic() - started < limit:
+        stored = server.stored() - base
+        kernel_now = server.udp_kernel_drops()
+        kernel = None if kernel_now is None or kernel_base is None else kernel_now - kernel_base
+        received_now, dropped_now = server.source_counts(source)
+        received, dropped = received_now - received_base, dropped_now - queue_base
+        if KERNEL_DROPS_COUNTED:
+            dropped -= kernel or 0
+        if state is None or stored != state[0]:
+            last_change = time.monotonic()
+        if (stored, kernel, received, dropped) != state:
+            state = (stored, kernel, received, dropped)
+            quiet_since = time.monotonic()
+        if received + (kernel or 0) >= sent and stored >= received - dropped:
+            break
+        if time.monotonic() - quiet_since > QUIET_SECONDS:
+            break
+        time.sleep(0.1)
+    step = Step("udp", rate, sent, sent / took, stored, last_change - started, server.memory_mb())
+    step.kernel_drops, step.queue_drops = kernel, dropped
+    return step
+
+
+def loss_split(step: Step) -> str:
+    """Where a UDP step's datagrams were lost: kernel buffer, pipeline queue, elsewhere."""
+    sent = step.sent or 1
+    kernel = step.kernel_drops
+    other = step.sent - step.stored - (kernel or 0) - step.queue_drops
+    kernel_text = "n/a" if kernel is None else f"{kernel:,d} ({kernel / sent:.1%})"
+    return (
+        f"{'':9s} lost: kernel {kernel_text}, queue {step.queue_drops:,d} ({step.queue_drops / sent:.1%}),"
+        f" other {other:,d} ({other / sent:.1%})"
+    )
 
 
 def main() -> None:
@@ -237,11 +346,13 @@ def main() -> None:
     parser.add_argument("--no-rules", action="store_true", help="detection off (for comparison)")
     parser.add_argument("--keep-going", action="store_true",
                         help="run every rate even after one is not sustained (e.g. to watch memory at one rate)")
+    parser.add_argument("--receive-buffer", type=int, default=None,
+                        help="receive_buffer_bytes of the UDP source (default: siem's)")  # fmt: skip
     args = parser.parse_args()
     rates = [int(rate) for rate in args.rates.split(",")]
     transports = args.transports.split(",")
     with tempfile.TemporaryDirectory(prefix="siem-load-") as tmp:
-        server = Server(Path(tmp), transports, rules=not args.no_rules)
+        server = Server(Path(tmp), transports, rules=not args.no_rules, receive_buffer=args.receive_buffer)
         print(f"siem run pid {server.process.pid}; detection {'off' if args.no_rules else 'on (rules/)'};"
               f" {args.seconds:g} s per step; CPUs {os.cpu_count()}")
         print(f"{'transport':9s} {'target/s':>9s} {'sent/s':>9s} {'sent':>9s} {'stored':>9s} {'loss':>7s}"
@@ -257,6 +368,8 @@ def main() -> None:
                     verdict = "" if transport == "udp" else ("sustained" if step.sustained else "NOT sustained")
                     print(f"{transport:9s} {rate:9,d} {step.achieved:9,.0f} {step.sent:9,d} {step.stored:9,d}"
                           f" {loss:7.2%} {step.catch_up:7.1f}s {step.rss_mb:7.0f}  {verdict}", flush=True)
+                    if transport == "udp":
+                        print(loss_split(step), flush=True)
                     if transport != "udp":
                         if step.sustained:
                             best[transport] = max(best.get(transport, 0), rate)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -71,6 +72,9 @@ class SourceConfig:
     #: expansion beyond its first MiB up to this ratio; a bomb is cut there and counted.
     max_gzip_bytes: int = 1024**3
     max_gzip_ratio: int = 200
+    #: For syslog udp: the socket receive buffer (bytes) that holds a burst until it is read.
+    #: The kernel caps it at net.core.rmem_max unless siem has CAP_NET_ADMIN; the size granted is logged.
+    receive_buffer_bytes: int = 8 * 1024 * 1024
     tls: TlsConfig = field(default_factory=TlsConfig)
     #: For capture: the network interface (``eth0``) and a BPF filter in tcpdump syntax.
     interface: str = ""
@@ -194,6 +198,8 @@ class Config:
 
 
 T = TypeVar("T")
+#: The largest number a float setting takes (a larger integer cannot become a float).
+_MAX_FLOAT = sys.float_info.max
 
 
 def bind(cls: type[T], raw: Any, *, path: str | None, key_path: str = "", line: int = 0) -> T:
@@ -264,7 +270,7 @@ def _convert(hint: Any, value: Any, *, path: str | None, key_path: str, line: in
             raise ConfigError(f"{key_path} must be a whole number, not {value!r}", path=path, line=line)
         return value
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or abs(value) > _MAX_FLOAT:
             raise ConfigError(f"{key_path} must be a number, not {value!r}", path=path, line=line)
         return float(value)
     if hint is str:
@@ -287,6 +293,9 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 _SOURCE_TYPES = ("syslog", "file", "pcap", "capture", "forwarder")
 _TRANSPORTS = ("udp", "tcp", "tls")
+#: A UDP receive buffer: a few datagrams at least; at most what setsockopt takes (a C int, halved).
+_MIN_RECEIVE_BUFFER = 4096
+_MAX_RECEIVE_BUFFER = 2**30
 
 
 def validate(config: Config) -> None:
@@ -340,6 +349,12 @@ def _validate_limits(source: SourceConfig, where: str, path: str | None) -> None
             raise ConfigError(f"{where}.{key} must be at least 1, not {value}", path=path)
     if source.idle_timeout_seconds < 0:
         raise ConfigError(f"{where}.idle_timeout_seconds must be 0 (never) or more seconds", path=path)
+    if not _MIN_RECEIVE_BUFFER <= source.receive_buffer_bytes <= _MAX_RECEIVE_BUFFER:
+        raise ConfigError(
+            f"{where}.receive_buffer_bytes must be between {_MIN_RECEIVE_BUFFER} and {_MAX_RECEIVE_BUFFER},"
+            f" not {source.receive_buffer_bytes}",
+            path=path,
+        )
     if source.tls.handshake_timeout_seconds <= 0:
         raise ConfigError(f"{where}.tls.handshake_timeout_seconds must be more than 0", path=path)
 

@@ -58,6 +58,8 @@ class SourceOptions:
     max_gzip_bytes: int = 1024**3
     #: file: most expansion (decompressed / compressed size) of a gzip file past its first MiB.
     max_gzip_ratio: int = 200
+    #: udp: the socket receive buffer asked for (holds a burst the pipeline has not read yet).
+    receive_buffer_bytes: int = 8 * 1024 * 1024
 
 
 class BatchEmitter(Emitter, Protocol):
@@ -69,6 +71,16 @@ class BatchEmitter(Emitter, Protocol):
 
     def offer_many(self, records: Sequence[RawRecord]) -> int:
         """Hand over what fits without blocking; returns how many were taken (rest counted)."""
+        ...
+
+    def free(self) -> int:
+        """How many records the pipeline takes now without dropping (UDP reads no more than this
+        and leaves the rest in the socket's receive buffer)."""
+        ...
+
+    def lost(self, count: int) -> None:
+        """Count records lost before they could be handed over (a UDP receive buffer that
+        overflowed); they are counted as dropped."""
         ...
 
     def checkpoint(self, name: str) -> str | None:

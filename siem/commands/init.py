@@ -67,6 +67,9 @@ sources:
     # ratio past its first MiB (a gzip bomb is cut there and counted).
     max_gzip_bytes: 1073741824
     max_gzip_ratio: 200
+    # For udp: the socket receive buffer (bytes) where a burst waits (UDP cannot slow a sender);
+    # without CAP_NET_ADMIN the kernel caps it at net.core.rmem_max (the size granted is logged).
+    receive_buffer_bytes: 8388608
     # TLS for transport: tls (RFC 5425).
     tls:
       cert_file: null

@@ -59,6 +59,14 @@ class SourceEmitter:
         """Count inputs the source refused or cut short at a limit."""
         self._pipeline.counters.rejected(self.source, count)
 
+    def free(self) -> int:
+        """How many records the pipeline's queue takes now."""
+        return self._pipeline.queue.free()
+
+    def lost(self, count: int) -> None:
+        """Count records lost before the source could hand them over (counted as dropped)."""
+        self._pipeline.counters.dropped(self.source, count)
+
     def checkpoint(self, name: str) -> str | None:
         """The committed value of checkpoint ``name``."""
         return self._pipeline.checkpoint(name)

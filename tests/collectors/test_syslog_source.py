@@ -49,6 +49,13 @@ class CollectingEmitter:
             self.dropped += len(records) - len(taken)
             return len(taken)
 
+    def free(self) -> int:
+        return 1_000_000  # never holds UDP back: what exceeds ``room`` is offered and dropped
+
+    def lost(self, count: int) -> None:
+        with self.lock:
+            self.dropped += count
+
     def checkpoint(self, name: str) -> str | None:
         return None
 

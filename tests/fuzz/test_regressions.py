@@ -71,7 +71,8 @@ BUILT_CASES: list[tuple[str, bytes, str]] = [
     ("config", b"schedule:\n  - {name: s, command: scan, cron: '0 " + b"7" * 5000 + b" * * *'}\n",
      "ValueError: Exceeds the limit (siem/schedule/cron.py)"),
     # siem/config.py: an integer too large for a float setting.
-    ("config", b"pipeline:\n  flush_interval: 1" + b"0" * 400 + b"\n", "OverflowError: int too large to convert to float"),
+    ("config", b"pipeline:\n  flush_interval: 1" + b"0" * 400 + b"\n",
+     "OverflowError: int too large to convert to float"),
     # siem/detect/loader.py: pySigma bugs on broken rules escaped the loader.
     ("rules", _rule("    sel:\n        a0: import\n    condition: #sel\n"),
      "TypeError in sigma/conditions.py (condition: null)"),
