@@ -318,6 +318,7 @@ def test_server_role_files_have_least_privilege_modes(install: Install) -> None:
     job = (units / "siem-job-report-weekly.service").read_text()
     assert f"ExecStart={install.venv}/bin/siem --config {install.config} report --period week --email" in job
     assert (install.prefix / "etc" / "logrotate.d" / "siem").is_file()
+    assert "net.core.rmem_max = 8388608" in (install.prefix / "etc" / "sysctl.d" / "60-siem.conf").read_text()
 
 
 def _systemd_analyze(paths: list[Path]) -> list[str]:
