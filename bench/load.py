@@ -1,7 +1,7 @@
 """Load: senders over UDP, TCP and TLS on loopback at rising rates against a real ``siem run``.
 
 Usage: ``python bench/load.py [--rates 5000,10000,20000,40000,70000,100000] [--seconds 3]
-[--transports tcp,tls,udp] [--no-rules] [--keep-going] [--receive-buffer BYTES]``.
+[--transports tcp,tls,udp] [--no-rules] [--keep-going] [--receive-buffer BYTES] [--workers N]``.
 
 ``siem run`` runs as a child process with the SQLite store, detection on (our rules in
 ``rules/``) and one syslog source per transport (sources labelled zone ``camera``, so the
@@ -141,9 +141,11 @@ class Server:
         rules: bool,
         launcher: list[str] | None = None,
         receive_buffer: int | None = None,
+        workers: int = 0,
     ) -> None:
         """``launcher``: what runs ``cli.py``'s arguments (default ``python cli.py``; ``bench/memory.py``
-        puts its memory probe there). ``receive_buffer``: the UDP source's ``receive_buffer_bytes``."""
+        puts its memory probe there). ``receive_buffer``: the UDP source's ``receive_buffer_bytes``.
+        ``workers``: ``pipeline.workers``."""
         self.cert, self.key = make_certificate(work)
         self.ports = {t: free_port(socket.SOCK_DGRAM if t == "udp" else socket.SOCK_STREAM) for t in transports}
         sources = "".join(
@@ -158,6 +160,7 @@ class Server:
             f"sources:\n{sources}"
             + ("" if rules else "detection: {rules: []}\n")
             + "store: {retention: {max_age_days: 0}}\n"
+            + f"pipeline: {{workers: {workers}}}\n"
         )
         self.data_dir = work / "siem-data"
         self.log = work / "siem.log"
@@ -348,11 +351,13 @@ def main() -> None:
                         help="run every rate even after one is not sustained (e.g. to watch memory at one rate)")
     parser.add_argument("--receive-buffer", type=int, default=None,
                         help="receive_buffer_bytes of the UDP source (default: siem's)")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=0, help="pipeline.workers of siem run (default 0)")
     args = parser.parse_args()
     rates = [int(rate) for rate in args.rates.split(",")]
     transports = args.transports.split(",")
     with tempfile.TemporaryDirectory(prefix="siem-load-") as tmp:
-        server = Server(Path(tmp), transports, rules=not args.no_rules, receive_buffer=args.receive_buffer)
+        server = Server(Path(tmp), transports, rules=not args.no_rules, receive_buffer=args.receive_buffer,
+                        workers=args.workers)
         print(f"siem run pid {server.process.pid}; detection {'off' if args.no_rules else 'on (rules/)'};"
               f" {args.seconds:g} s per step; CPUs {os.cpu_count()}")
         print(f"{'transport':9s} {'target/s':>9s} {'sent/s':>9s} {'sent':>9s} {'stored':>9s} {'loss':>7s}"

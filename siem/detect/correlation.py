@@ -44,6 +44,7 @@ Choices the specification leaves open (documented here, tested in tests/detect/t
 from __future__ import annotations
 
 import bisect
+import json
 import math
 import zlib
 from collections import OrderedDict
@@ -51,6 +52,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sigma.correlations import (
     CorrelationConditionAND,
     CorrelationConditionItem,
@@ -128,6 +130,9 @@ class _Hit:
     source: Source
     #: What value_count/temporal count distinct (the value, or the rule); None: not counted.
     distinct: Any = None
+    #: The exported form as JSON, made at the first export: a hit never changes, while its
+    #: group is exported again with every batch that touches it.
+    exported: EncodedJson | None = field(default=None, compare=False, repr=False)
 
     def matches(self) -> list[Match]:
         """The matches this hit stands for (a slim base match as a Match with a slim event)."""
@@ -136,6 +141,28 @@ class _Hit:
             return source
         rule, index, names, values = source
         return [Match(rule, {n: v for n, v in zip(names, values, strict=True) if v is not None}, index)]
+
+
+class EncodedJson:
+    """A value already encoded as JSON, to be written as it is (``correlation_state``). Not a
+    dataclass: orjson would write a dataclass as an object instead of asking its ``default``."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: bytes) -> None:
+        self.text = text
+
+
+def _export_hit(hit: _Hit) -> EncodedJson:
+    """A hit as exported (``[time, ref, value, [[rule id, event index, slim event], ...]]``),
+    encoded once and kept on the hit."""
+    plain = [hit.time, hit.ref, hit.value, [[m.rule.id, m.event_index, m.event] for m in hit.matches()]]
+    try:
+        text = orjson.dumps(plain, default=str)
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits in an event field
+        text = json.dumps(plain, default=str, ensure_ascii=False, separators=(",", ":")).encode()
+    hit.exported = EncodedJson(text)
+    return hit.exported
 
 
 @dataclass(slots=True)
@@ -616,8 +643,7 @@ class CorrelationEngine:
                     None if group.quiet_until == -math.inf else group.quiet_until,
                     list(group.fired) if group.fired is not None else None,
                     group.touched,
-                    [[hit.time, hit.ref, hit.value,
-                      [[m.rule.id, m.event_index, m.event] for m in hit.matches()]] for hit in group.hits],
+                    [hit.exported or _export_hit(hit) for hit in group.hits],
                 ])
         return out
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from siem.detect.correlation import SHARDS, CorrelationEngine
+from siem.detect.correlation import SHARDS, CorrelationEngine, EncodedJson
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,24 @@ def shard_name(shard: int) -> str:
 
 def _dumps(value: Any) -> str:
     try:
-        return orjson.dumps(value, default=str).decode()
+        return orjson.dumps(value, default=_encoded).decode()
     except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits in an event field
-        return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(value, default=_plain, ensure_ascii=False, separators=(",", ":"))
+
+
+def _encoded(value: Any) -> Any:
+    """What orjson writes for a value it does not know: a hit already encoded
+    (``EncodedJson``, see ``CorrelationEngine.export_shards``) as it is, anything else as text."""
+    if isinstance(value, EncodedJson):
+        return orjson.Fragment(value.text)
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    """``_encoded`` for the ``json`` fallback."""
+    if isinstance(value, EncodedJson):
+        return json.loads(value.text)
+    return str(value)
 
 
 def header(engine: CorrelationEngine, clock: Clock) -> str:

@@ -215,3 +215,19 @@ def test_the_state_stays_bounded_by_the_hit_cap(ruleset: RuleSet) -> None:
     assert fresh.restore_state(saved.get)
     assert (fresh.correlation.group_count, fresh.correlation.hit_count) == (
         detector.correlation.group_count, detector.correlation.hit_count)
+
+
+def test_hits_are_encoded_once_and_restore_with_values_orjson_cannot_write(ruleset: RuleSet) -> None:
+    """An integer beyond 64 bits in a slim event takes the json fallback of the hit's encoding
+    (kept on the hit: its group is written again with each batch that touches it) and the
+    state still restores."""
+    events = stream([(0, 1, 0)] * 3)
+    events[0][ecs.USER_NAME] = 2**70
+    detector = Detector(ruleset, logsource="any")
+    detector.detect(events[:2])
+    first = detector.state_changes()
+    assert any(str(2**70) in text for text in first.values())
+    detector.detect(events[2:])
+    second = {**first, **detector.state_changes()}
+    restored = Detector(ruleset, logsource="any")
+    assert restored.restore_state(second.get)
