@@ -197,6 +197,17 @@ def _info(rule: SigmaRule | SigmaCorrelationRule, fields: tuple[str, ...] = ()) 
     )
 
 
+def _unresolved(rule: SigmaCorrelationRule, error: Exception) -> RuleProblem:
+    """A correlation whose rule references pySigma failed to follow: a name that is no rule, or a
+    correlation that refers to itself through others (a cycle)."""
+    location = rule.source
+    path = str(location.path) if location is not None and location.path else None
+    reason = ("its rules refer to themselves in a cycle" if isinstance(error, RecursionError)
+              else "one of its rules names no loaded rule")
+    return RuleProblem(path, None, str(rule.id) if rule.id else None,
+                       f"correlation rule references cannot be resolved: {reason}")
+
+
 def _selected(rule: SigmaRule | SigmaCorrelationRule, statuses: Sequence[str],
               min_level: str) -> bool:
     if statuses and (rule.status is None or str(rule.status) not in statuses):
@@ -224,13 +235,16 @@ def load_rules(
         if isinstance(rule, SigmaCorrelationRule):
             try:
                 rule.resolve_rule_references(collection)
+                flattened = rule.flatten_rules()
             except SigmaError as exc:
                 result.problems.append(_problem(exc, None, str(rule.id) if rule.id else None))
                 continue
+            except (AttributeError, RecursionError) as exc:  # pySigma 1.5 on references it cannot follow
+                result.problems.append(_unresolved(rule, exc))
+                continue
             if _selected(rule, statuses, min_level):
                 result.correlations.append(rule)
-                referenced.update(id(ref) for ref in rule.flatten_rules()
-                                  if isinstance(ref, SigmaRule))
+                referenced.update(id(ref) for ref in flattened if isinstance(ref, SigmaRule))
             else:
                 result.skipped += 1
     for rule in collection.rules:

@@ -54,9 +54,19 @@ def _rule(detection: str, extra: str = "") -> bytes:
             f"logsource:\n    product: linux\n    service: auditd\ndetection:\n{detection}level: low\n").encode()
 
 
+def _correlation(rules: bytes) -> bytes:
+    return (b"title: C\nid: 44444444-4444-4444-8444-444444444444\nname: corr_self\nstatus: test\ncorrelation:\n"
+            b"    type: event_count\n    rules:\n" + rules + b"    group-by:\n        - source.ip\n    timespan: 5m\n"
+            b"    condition:\n        gte: 2\nlevel: high\n")
+
+
 #: The findings of longer inputs, rebuilt here in the same shape without the corpus text they
 #: were made from (the corpus stays out of the project). (target, input, before the fix)
 BUILT_CASES: list[tuple[str, bytes, str]] = [
+    # siem/detect/loader.py: correlation references pySigma 1.5 cannot follow (bench/fuzz.py, target rules).
+    ("rules", _correlation(b"        - {a: b}\n"), "AttributeError: no attribute 'add_backreference'"),
+    ("rules", _correlation(b"        - null\n"), "AttributeError: no attribute 'add_backreference'"),
+    ("rules", _correlation(b"        - corr_self\n"), "RecursionError in sigma/correlations.py flatten_rules"),
     # siem/zones.py: time zone texts ZoneInfo turns into nested imports or file paths (bench/fuzz.py,
     # target config, after the schedule section came).
     ("config", b"schedule:\n  - {name: s, command: scan, cron: '0 7 * * *', timezone: Asia" + b"/x" * 400 + b"}\n",
@@ -228,3 +238,13 @@ def test_config_nested_too_deep_is_a_config_error() -> None:
     start = time.perf_counter()
     all_targets()["config"].run(b"language: en\nsources:\n  - " + b"[" * 1500)
     assert time.perf_counter() - start < 10
+
+
+def test_a_correlation_that_refers_to_itself_is_reported(tmp_path: Path) -> None:
+    from siem.detect.loader import load_rules
+
+    (tmp_path / "self.yml").write_bytes(_correlation(b"        - corr_self\n"))
+    loaded = load_rules([tmp_path])
+    assert not loaded.correlations
+    [problem] = loaded.problems
+    assert problem.rule_id == "44444444-4444-4444-8444-444444444444" and "cycle" in problem.reason
