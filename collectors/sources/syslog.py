@@ -161,30 +161,32 @@ class _Listener:
         host = self.options.host
         return f"{self.transport}://{f'[{host}]' if ':' in host else host}:{self.port}"
 
+    def _record(self, data: bytes, origin: str, received: float, key: str, truncated: bool) -> RawRecord:
+        """One message as a record of this source (text not UTF-8 keeps its bytes)."""
+        options = self.options
+        text, raw = decode(data)
+        return RawRecord(
+            text=text,
+            origin=origin,
+            received=received,
+            key=key,
+            raw_bytes=raw,
+            truncated=truncated,
+            format=options.format,
+            timezone=options.timezone,
+            source=options.name,
+        )
+
     def _records(
         self, frames: list[tuple[bytes, bool]], origin: str, received: float, emit: BatchEmitter
     ) -> list[RawRecord]:
         """Records of ``frames``; truncated ones are counted as rejected."""
-        options = self.options
         records = []
         cut = 0
         for index, (frame, truncated) in enumerate(frames):
             if truncated:
                 cut += 1
-            text, raw = decode(frame)
-            records.append(
-                RawRecord(
-                    text=text,
-                    origin=origin,
-                    received=received,
-                    key=f"{received:.6f}:{index}",
-                    raw_bytes=raw,
-                    truncated=truncated,
-                    format=options.format,
-                    timezone=options.timezone,
-                    source=options.name,
-                )
-            )
+            records.append(self._record(frame, origin, received, f"{received:.6f}:{index}", truncated))
         if cut:
             emit.rejected(cut)
         return records
@@ -295,20 +297,7 @@ class UdpSyslogSource(_Listener):
                 if len(peers) >= _PEER_CACHE:
                     peers.clear()
                 origin = peers[address] = f"udp://{_origin_host(address)}"
-            text, raw = decode(data)
-            records.append(
-                RawRecord(
-                    text=text,
-                    origin=origin,
-                    received=received,
-                    key=prefix + str(index),
-                    raw_bytes=raw,
-                    truncated=truncated,
-                    format=options.format,
-                    timezone=options.timezone,
-                    source=options.name,
-                )
-            )
+            records.append(self._record(data, origin, received, prefix + str(index), truncated))
         if cut:
             emit.rejected(cut)
         return records
