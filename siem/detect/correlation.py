@@ -149,7 +149,7 @@ class EncodedJson:
 
     __slots__ = ("text",)
 
-    def __init__(self, text: bytes) -> None:
+    def __init__(self, text: str) -> None:
         self.text = text
 
 
@@ -158,9 +158,10 @@ def _export_hit(hit: _Hit) -> EncodedJson:
     encoded once and kept on the hit."""
     plain = [hit.time, hit.ref, hit.value, [[m.rule.id, m.event_index, m.event] for m in hit.matches()]]
     try:
-        text = orjson.dumps(plain, default=str)
+        # kept as str: the bytes orjson returns keep its 4 KiB output buffer (~14 times a hit's text)
+        text = orjson.dumps(plain, default=str).decode()
     except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits in an event field
-        text = json.dumps(plain, default=str, ensure_ascii=False, separators=(",", ":")).encode()
+        text = json.dumps(plain, default=str, ensure_ascii=False, separators=(",", ":"))
     hit.exported = EncodedJson(text)
     return hit.exported
 
