@@ -135,15 +135,6 @@ def stored(data_dir: Path) -> list[dict[str, object]]:
         store.close()
 
 
-def stored_count(data_dir: Path) -> int:
-    """How many events the centre holds."""
-    store = open_store(Config(data_dir=str(data_dir)), data_dir)
-    try:
-        return store.count(EventQuery())
-    finally:
-        store.close()
-
-
 def messages(events: list[dict[str, object]]) -> list[str]:
     """The ``message`` of each event."""
     return [str(event.get(ecs.MESSAGE)) for event in events]

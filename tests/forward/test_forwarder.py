@@ -20,7 +20,8 @@ from siem.forward.status import read_state
 from siem.pipeline.spool import Spool
 from tests.conftest import PROJECT_ROOT, free_port
 from tests.forward.certs import TestCA
-from tests.forward.conftest import Pki, Processes, messages, stored, stored_count
+from tests.forward.conftest import Pki, Processes, messages, stored
+from tests.hardening.siemproc import stored_count
 
 LINE = b"<13>Nov 25 10:00:00 cam-gw app[7]: ward line %06d\n"
 PADDING = "x" * 900
